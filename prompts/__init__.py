@@ -1,0 +1,1 @@
+"""Prompt templates, kept as text files and loaded with importlib.resources."""

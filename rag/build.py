@@ -1,0 +1,71 @@
+"""The one place that builds the real parts (store, embedder, generator) from settings."""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Callable
+
+from rag.settings import Settings
+
+
+@dataclass
+class Parts:
+    settings: Settings
+    embedder: object
+    store: object
+    client: object
+
+
+def build_embedder(settings: Settings):
+    from rag.embed import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(settings.embedder)
+
+
+def open_store(settings: Settings, embedder, *, url: str = ""):
+    from rag.store import ChromaStore, open_client
+
+    client = open_client(settings.store_dir, url=url)
+    return client, ChromaStore(client, settings.collection, embedder_name=embedder.name)
+
+
+def build_parts(settings: Settings, *, progress: bool = True,
+                on_ingest: Callable[[int, int], None] | None = None) -> Parts:
+    """Embedder and store; the bundled abstracts are ingested first if the store is empty."""
+    from rag.corpus import load_corpus
+    from rag.ingest import ingest
+
+    embedder = build_embedder(settings)
+    client, store = open_store(settings, embedder)
+    if store.count_chunks() == 0:
+        if progress:
+            print("The store is empty: ingesting the bundled abstracts once.", file=sys.stderr)
+        ingest(load_corpus(), store, embedder, progress=progress, on_batch=on_ingest)
+    return Parts(settings, embedder, store, client)
+
+
+def build_generator(settings: Settings):
+    """The configured generator: an OpenAI-compatible server, or a local transformers model."""
+    if settings.llm_base_url:
+        from rag.openai_generator import OpenAIGenerator
+
+        return OpenAIGenerator(settings.llm_base_url, settings.llm_model, api_key=settings.llm_api_key)
+    from rag.generate import TransformersGenerator
+    from rag.model_files import resolve_generator_model
+
+    path, name = resolve_generator_model(settings.generator, settings.models_dir)
+    return TransformersGenerator(path, int8=settings.int8, name=name)
+
+
+def build_pipeline(settings: Settings, *, parts: Parts | None = None, generator=None, progress: bool = True):
+    """Use what is passed in, else build from settings."""
+    from rag.citations import SupportChecker
+    from rag.pipeline import Pipeline
+    from rag.retrieve import HybridRetriever
+
+    parts = parts or build_parts(settings, progress=progress)
+    retriever = HybridRetriever(parts.store, parts.embedder, fusion=settings.fusion,
+                                passages_per_paper=settings.passages_per_paper)
+    return Pipeline(retriever, generator or build_generator(settings), SupportChecker(parts.embedder),
+                    top_k=settings.top_k, max_new_tokens=settings.max_new_tokens,
+                    max_question_chars=settings.max_question_chars, embedder_name=parts.embedder.name)

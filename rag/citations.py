@@ -1,0 +1,203 @@
+"""Citation markers: parse them, drop the ones that point nowhere, and check each against the cited paper.
+
+Support of a sentence by a paper is measured two transparent ways and combined:
+  dense   - the best cosine similarity between the sentence and one of the abstract's sentences;
+  lexical - the share of the sentence's content words (numbers included) found in the title + abstract.
+A sentence that states a number the paper does not contain is never supported.
+"""
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from rag.embed import Embedder
+from rag.types import Citation, Hit, Paper
+
+MARKER = re.compile(r"\[\s*(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\s*\]")
+_MARKERS_AFTER_STOP = re.compile(r"([.!?])((?:\s*\[\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*\])+)")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
+_WORD = re.compile(r"[a-z][a-z0-9\-]+|\d+(?:[.,]\d+)*%?")
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
+STOPWORDS = frozenset("""a an the and or but of in on at to for from by with as is are was were be been being this that
+these those it its they their them we our you your he she his her which who whom what when where why how than then there
+here such can could may might will would shall should do does did done has have had not no nor also into onto over under
+about above below between through during before after both each few more most other some any all only own same so too very
+just paper papers study work authors propose proposes proposed show shows shown present presents using use used based
+approach method methods new results result source sources""".split())
+
+WEIGHT_DENSE = 0.6           # score = 0.6 * best sentence cosine + 0.4 * content-word coverage
+SUPPORT_THRESHOLD = 0.50     # calibrated on the dev set (see eval/README.md)
+ATTACH_MARGIN = 0.08         # an uncited sentence gets a marker only when one source clearly wins
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences, with markers written after the full stop moved in front of it ("x. [1]" -> "x [1].")."""
+    text = _MARKERS_AFTER_STOP.sub(lambda m: f"{m.group(2)}{m.group(1)}", text.strip())
+    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+
+
+def markers_in(text: str) -> list[int]:
+    """Distinct marker numbers in order of first appearance: "[1, 2]" and "[1][3]" both count."""
+    out: list[int] = []
+    for m in MARKER.finditer(text):
+        for part in re.split(r"[,;]", m.group(1)):
+            n = int(part)
+            if n not in out:
+                out.append(n)
+    return out
+
+
+def strip_markers(text: str) -> str:
+    return re.sub(r"\s+([.,;:!?])", r"\1", MARKER.sub("", text)).strip()
+
+
+def keep_valid_markers(text: str, n_sources: int) -> str:
+    """Rewrite markers keeping only numbers 1..n_sources; a marker with none left is removed."""
+    def fix(m: re.Match) -> str:
+        nums = []
+        for part in re.split(r"[,;]", m.group(1)):
+            n = int(part)
+            if 1 <= n <= n_sources and n not in nums:
+                nums.append(n)
+        return "".join(f"[{n}]" for n in nums)
+    return re.sub(r"[ \t]+([.,;:!?])", r"\1", MARKER.sub(fix, text)).strip()
+
+
+def content_words(text: str) -> set[str]:
+    words = set()
+    for w in _WORD.findall(text.lower()):
+        w = w.rstrip("%").replace(",", "")
+        if w in STOPWORDS or len(w) < 2 and not w.isdigit():
+            continue
+        words.add(w[:-1] if w.endswith("s") and len(w) > 3 and not w.isdigit() else w)
+    return words
+
+
+def numbers_in(text: str) -> set[str]:
+    return {n.replace(",", "") for n in _NUMBER.findall(text)}
+
+
+@dataclass
+class Support:
+    score: float
+    quote: str
+    dense: float = 0.0
+    lexical: float = 0.0
+    missing_numbers: list[str] = field(default_factory=list)
+
+
+class SupportChecker:
+    """Scores how well a paper's text backs a sentence; caches each paper's sentence embeddings."""
+
+    def __init__(self, embedder: Embedder, *, threshold: float = SUPPORT_THRESHOLD, cache_size: int = 4096):
+        self.embedder, self.threshold = embedder, threshold
+        self._cache: OrderedDict[str, tuple[list[str], list[list[float]]]] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def _paper_sentences(self, paper: Paper) -> tuple[list[str], list[list[float]]]:
+        with self._lock:
+            if paper.paper_id in self._cache:
+                self._cache.move_to_end(paper.paper_id)
+                return self._cache[paper.paper_id]
+        sentences = split_sentences(paper.abstract) or [paper.abstract]
+        vectors = self.embedder.embed(sentences)
+        with self._lock:
+            self._cache[paper.paper_id] = (sentences, vectors)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return sentences, vectors
+
+    def support(self, sentence: str, paper: Paper, vector: Sequence[float] | None = None) -> Support:
+        """How well `paper` backs `sentence` (markers already stripped)."""
+        claim = strip_markers(sentence)
+        vector = vector if vector is not None else self.embedder.embed([claim])[0]
+        sentences, vectors = self._paper_sentences(paper)
+        cosines = [sum(a * b for a, b in zip(vector, v)) for v in vectors]
+        words = content_words(claim)
+        paper_words = content_words(f"{paper.title}. {paper.abstract}")
+        lexical = len(words & paper_words) / len(words) if words else 0.0
+        best = max(range(len(sentences)),
+                   key=lambda i: cosines[i] + 0.5 * _overlap(words, content_words(sentences[i])))
+        missing = sorted(numbers_in(claim) - numbers_in(f"{paper.title} {paper.abstract}"))
+        score = WEIGHT_DENSE * max(cosines) + (1 - WEIGHT_DENSE) * lexical
+        if missing:
+            score = min(score, self.threshold - 0.01)
+        return Support(score=score, quote=sentences[best], dense=max(cosines), lexical=lexical,
+                       missing_numbers=missing)
+
+
+def _overlap(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a) if a else 0.0
+
+
+@dataclass
+class CheckedAnswer:
+    text: str
+    citations: list[Citation]
+    sentences: list[dict]          # per sentence: text, markers, supported, best source
+    attached: int = 0              # markers added to uncited sentences
+    repaired: int = 0              # markers moved to the source that actually backs the sentence
+
+
+def check_citations(answer: str, hits: Sequence[Hit], checker: SupportChecker, *,
+                    attach: bool = True) -> CheckedAnswer:
+    """Keep valid markers, attach or repair them where one source clearly backs a sentence, and
+    mark each citation supported or not with its best quote. Markers number `hits` from 1."""
+    text = keep_valid_markers(answer, len(hits))
+    sentences = split_sentences(text)
+    claims = [strip_markers(s) for s in sentences]
+    vectors = checker.embedder.embed(claims) if claims else []
+    out_sentences, per_marker = [], {}
+    attached = repaired = 0
+    for sentence, claim, vector in zip(sentences, claims, vectors):
+        cited = markers_in(sentence)
+        if not content_words(claim):
+            out_sentences.append({"text": sentence, "markers": cited, "supported": None})
+            continue
+        scores = {n: checker.support(claim, hits[n - 1].paper, vector) for n in range(1, len(hits) + 1)}
+        ranked = sorted(scores, key=lambda n: -scores[n].score)
+        best, second = ranked[0], (ranked[1] if len(ranked) > 1 else None)
+        margin = scores[best].score - (scores[second].score if second else 0.0)
+        clear_winner = scores[best].score >= checker.threshold and margin >= ATTACH_MARGIN
+        if not cited and attach and clear_winner:
+            cited = [best]
+            attached += 1
+            sentence = _append_markers(sentence, cited)
+        elif cited and attach and clear_winner and not any(scores[n].score >= checker.threshold for n in cited):
+            cited = [best]
+            repaired += 1
+            sentence = _append_markers(MARKER.sub("", sentence), cited)
+        ok = {n: scores[n].score >= checker.threshold for n in cited}
+        out_sentences.append({"text": sentence, "markers": cited, "supported": all(ok.values()) if cited else None,
+                              "best_source": best, "best_score": round(scores[best].score, 3)})
+        for n in cited:
+            prev = per_marker.get(n)
+            s = scores[n]
+            if prev is None:
+                per_marker[n] = Citation(marker=n, paper_id=hits[n - 1].paper.paper_id, title=hits[n - 1].paper.title,
+                                         supported=ok[n], quote=s.quote, score=s.score)
+            else:
+                prev.supported = prev.supported and ok[n]
+                if s.score > prev.score:
+                    prev.quote, prev.score = s.quote, s.score
+    final = " ".join(s["text"] for s in out_sentences)
+    # Every marker left in the text has an entry (markers on content-free sentences included).
+    for n in markers_in(final):
+        if n not in per_marker:
+            h = hits[n - 1]
+            per_marker[n] = Citation(marker=n, paper_id=h.paper.paper_id, title=h.paper.title, supported=False,
+                                     quote="", score=0.0)
+    citations = [per_marker[n] for n in markers_in(final)]
+    return CheckedAnswer(final, citations, out_sentences, attached, repaired)
+
+
+def _append_markers(sentence: str, markers: Sequence[int]) -> str:
+    body = sentence.rstrip()
+    tail = ""
+    if body and body[-1] in ".!?":
+        body, tail = body[:-1].rstrip(), body[-1]
+    return f"{body} {''.join(f'[{n}]' for n in markers)}{tail}"

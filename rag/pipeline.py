@@ -1,0 +1,110 @@
+"""question (+history) -> condense -> retrieve -> evidence gate -> prompt -> generate (stream) -> cite & verify -> Answer."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+from rag.citations import SupportChecker, check_citations, content_words
+from rag.condense import question_in_context, standalone_query
+from rag.errors import InputError
+from rag.generate import Generator
+from rag.prompt import CANNOT_ANSWER, build_messages
+from rag.retrieve import HybridRetriever, coverage
+from rag.types import Answer, Hit, Message
+
+
+@dataclass(frozen=True)
+class AbstainPolicy:
+    """When to refuse. Thresholds calibrated on the dev set's unanswerable + paraphrase questions."""
+    min_coverage: float = 0.45     # IDF-weighted share of the query's words found in the top-3 papers
+    min_dense: float = 0.40        # best passage cosine that rescues a low-coverage (paraphrased) question
+    require_support: bool = True   # refuse when not one cited sentence is backed by its source
+
+    def weak_evidence(self, evidence: dict[str, float]) -> bool:
+        return evidence["coverage"] < self.min_coverage and evidence["dense"] < self.min_dense
+
+
+def is_cannot_answer(text: str) -> bool:
+    """The model gave the cannot-answer phrase (or its opening words) instead of an answer."""
+    t = " ".join(text.lower().split())
+    return CANNOT_ANSWER.lower()[:40] in t or t.startswith("the papers in this collection do not")
+
+
+class Pipeline:
+    """The one object the CLI, UI and evaluation use to answer questions."""
+
+    def __init__(self, retriever: HybridRetriever, generator: Generator, checker: SupportChecker, *,
+                 top_k: int = 5, max_new_tokens: int = 160, max_question_chars: int = 2000,
+                 policy: AbstainPolicy = AbstainPolicy(), embedder_name: str = ""):
+        self.retriever, self.generator, self.checker = retriever, generator, checker
+        self.top_k, self.max_new_tokens, self.max_question_chars = top_k, max_new_tokens, max_question_chars
+        self.policy = policy
+        self.model_info = {"generator": getattr(generator, "name", type(generator).__name__),
+                           "embedder": embedder_name or getattr(checker.embedder, "name", "")}
+
+    def validate(self, question: str) -> str:
+        question = " ".join(str(question or "").split())
+        if not question:
+            raise InputError("the question is empty; type a question about the papers")
+        if len(question) > self.max_question_chars:
+            raise InputError(f"the question is {len(question)} characters long; the limit is "
+                             f"{self.max_question_chars}, so shorten it")
+        return question
+
+    def evidence(self, query: str, hits: Sequence[Hit]) -> dict[str, float]:
+        return {"coverage": coverage(query, hits, self.retriever.bm25) if hits else 0.0,
+                "dense": max((h.dense for h in hits[:3]), default=0.0),
+                "bm25": max((h.bm25 for h in hits[:3]), default=0.0)}
+
+    def stream(self, question: str, *, history: Sequence[Message] | None = None, top_k: int | None = None,
+               max_new_tokens: int | None = None, where: dict | None = None) -> Iterator[str | Answer]:
+        """Yield answer text as it is generated, then the checked `Answer` last."""
+        t0 = time.perf_counter()
+        question = self.validate(question)
+        history = [m for m in (history or []) if isinstance(m, dict) and m.get("role") in ("user", "assistant")]
+        query = standalone_query(question, history)
+        hits = self.retriever.retrieve(query, top_k or self.top_k, where=where)
+        t_retrieved = time.perf_counter()
+        evidence = self.evidence(query, hits)
+        timings = {"retrieve_s": t_retrieved - t0}
+
+        def refuse(reason: str) -> Answer:
+            timings["total_s"] = time.perf_counter() - t0
+            timings.setdefault("first_token_s", timings["total_s"])
+            return Answer(question=question, answer=CANNOT_ANSWER, abstained=True, citations=[], sources=hits,
+                          timings=timings, model=self.model_info, query=query, related=hits[:3],
+                          evidence={**evidence, "abstain_reason_" + reason: 1.0})
+
+        if not hits or not content_words(query) or self.policy.weak_evidence(evidence):
+            yield CANNOT_ANSWER
+            yield refuse("weak_evidence")
+            return
+        messages = build_messages(question_in_context(question, history), hits)
+        parts: list[str] = []
+        for token in self.generator.stream(messages, max_new_tokens=max_new_tokens or self.max_new_tokens):
+            if not parts:
+                timings["first_token_s"] = time.perf_counter() - t0
+            parts.append(token)
+            yield token
+        raw = "".join(parts).strip()
+        if is_cannot_answer(raw) or not raw:
+            yield refuse("model")
+            return
+        checked = check_citations(raw, hits, self.checker)
+        if self.policy.require_support and not any(c.supported for c in checked.citations):
+            yield refuse("unsupported")
+            return
+        timings["total_s"] = time.perf_counter() - t0
+        yield Answer(question=question, answer=checked.text, abstained=False, citations=checked.citations,
+                     sources=hits, timings=timings, model=self.model_info, query=query,
+                     evidence={**evidence, "attached": checked.attached, "repaired": checked.repaired})
+
+    def ask(self, question: str, **kw) -> Answer:
+        """The whole answer at once."""
+        answer = None
+        for item in self.stream(question, **kw):
+            if isinstance(item, Answer):
+                answer = item
+        assert answer is not None
+        return answer

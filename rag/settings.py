@@ -1,0 +1,72 @@
+"""One documented settings object. Read from the environment once, at the edge (CLI, UI)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Mapping
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = Path(".rag")                # RAG_HOME: store and cached models
+    embedder: str = "bundled"                # RAG_EMBEDDER: "bundled" (all-MiniLM-L6-v2) or a sentence-transformers path/id
+    generator: str = "bundled"               # RAG_GENERATOR: "bundled" (Qwen2.5-Coder-0.5B GGUF), a folder, a .gguf file or a hub id
+    int8: bool = True                        # RAG_INT8: dynamic int8 quantisation of the generator's linear layers
+    llm_base_url: str = ""                   # RAG_LLM_BASE_URL: an OpenAI-compatible server instead of a local model
+    llm_model: str = ""                      # RAG_LLM_MODEL: the model name on that server
+    llm_api_key: str = ""                    # RAG_LLM_API_KEY (optional)
+    collection: str = "papers"               # RAG_COLLECTION
+    top_k: int = 5                           # papers given to the model
+    passages_per_paper: int = 1              # passages of each paper put in the prompt
+    fusion: str = "reciprocal_rerank"        # RAG_FUSION: how BM25 and dense ranks are fused (llama-index modes)
+    max_new_tokens: int = 160                # answer length cap
+    max_question_chars: int = 2000
+
+    @property
+    def store_dir(self) -> Path:
+        return self.home / "chroma"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+
+_ENV = {
+    "RAG_HOME": "home", "RAG_EMBEDDER": "embedder", "RAG_GENERATOR": "generator",
+    "RAG_INT8": "int8", "RAG_LLM_BASE_URL": "llm_base_url", "RAG_LLM_MODEL": "llm_model",
+    "RAG_LLM_API_KEY": "llm_api_key", "RAG_COLLECTION": "collection", "RAG_FUSION": "fusion",
+    "RAG_TOP_K": "top_k", "RAG_MAX_NEW_TOKENS": "max_new_tokens",
+}
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None, **overrides) -> Settings:
+    """Settings from RAG_* variables, then explicit overrides (CLI flags)."""
+    environ = os.environ if environ is None else environ
+    types = {f.name: f.type for f in fields(Settings)}
+    values: dict = {}
+    for var, name in _ENV.items():
+        if var in environ and environ[var] != "":
+            raw = environ[var]
+            kind = types[name]
+            if kind in ("int", int):
+                values[name] = int(raw)
+            elif kind in ("bool", bool):
+                values[name] = raw.strip().lower() not in ("0", "false", "no", "off")
+            elif name == "home":
+                values[name] = Path(raw)
+            else:
+                values[name] = raw
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return replace(Settings(), **values)
+
+
+def set_offline_env() -> None:
+    """No model hub, no telemetry: the product runs offline."""
+    for var, value in {
+        "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+        "ANONYMIZED_TELEMETRY": "False", "GRADIO_ANALYTICS_ENABLED": "False",
+        "TOKENIZERS_PARALLELISM": "false", "TQDM_DISABLE": os.environ.get("TQDM_DISABLE", ""),
+    }.items():
+        if value:
+            os.environ.setdefault(var, value)

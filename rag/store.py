@@ -1,0 +1,142 @@
+"""The Chroma store of passage chunks. Embeddings are always passed in, never computed by Chroma."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from rag.errors import StoreError
+from rag.types import Chunk, Paper
+
+SCHEMA = 1                      # bump when the stored layout changes; old stores then ask for --reset
+PAGE = 5000                     # rows per `get` page when reading the whole collection
+
+
+def _chunk_metadata(chunk: Chunk, index: int, n: int, digest: str) -> dict:
+    p = chunk.paper
+    meta = {"paper_id": p.paper_id, "title": p.title, "chunk": index, "n_chunks": n, "hash": digest,
+            "authors": p.authors, "url": p.url, "categories": p.categories}
+    if p.year is not None:
+        meta["year"] = p.year
+    if index == 0:
+        meta["abstract"] = p.abstract   # the whole abstract once per paper, for citation checks
+    return meta
+
+
+def paper_from_metadata(meta: dict) -> Paper:
+    return Paper(paper_id=meta["paper_id"], title=meta["title"], abstract=meta.get("abstract", ""),
+                 authors=meta.get("authors", ""), year=meta.get("year"), url=meta.get("url", ""),
+                 categories=meta.get("categories", ""))
+
+
+def open_client(path: Path | None = None, url: str = ""):
+    """An embedded PersistentClient at `path`, or an HttpClient when `url` is given; telemetry off."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    settings = ChromaSettings(anonymized_telemetry=False)
+    try:
+        if url:
+            from urllib.parse import urlparse
+
+            u = urlparse(url)
+            return chromadb.HttpClient(host=u.hostname or "127.0.0.1", port=u.port or 8000,
+                                       ssl=u.scheme == "https", settings=settings)
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=settings)
+    except Exception as e:
+        where = url or str(path)
+        raise StoreError(f"cannot open the store at {where} ({type(e).__name__}: {e}); "
+                         "rebuild it with: rag ingest --reset") from None
+
+
+class ChromaStore:
+    """One Chroma collection of chunks; each paper's chunks are written in one call."""
+
+    def __init__(self, client, name: str = "papers", *, embedder_name: str = ""):
+        self.client, self.name, self.embedder_name = client, name, embedder_name
+        try:
+            self._col = client.get_or_create_collection(
+                name, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None,
+                metadata={"schema": SCHEMA, "embedder": embedder_name})
+            meta = self._col.metadata or {}
+        except Exception as e:
+            raise StoreError(f"store collection {name!r} is unreadable ({type(e).__name__}); "
+                             "rebuild it with: rag ingest --reset") from None
+        if meta.get("schema") != SCHEMA:
+            raise StoreError(f"store collection {name!r} is from another version (schema {meta.get('schema')}, "
+                             f"need {SCHEMA}); rebuild it with: rag ingest --reset")
+        if embedder_name and meta.get("embedder") not in (embedder_name, "", None):
+            raise StoreError(f"store was built with embedder {meta.get('embedder')!r}, not {embedder_name!r}; "
+                             "rebuild it with: rag ingest --reset")
+
+    # -- writing -------------------------------------------------------------------------
+    def write_papers(self, chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]],
+                     hashes: dict[str, str], replace: Sequence[str] = ()) -> None:
+        """Upsert the chunks of whole papers (one call); `replace` lists papers whose old chunks go first."""
+        if replace:
+            self._col.delete(where={"paper_id": {"$in": list(replace)}})
+        counts: dict[str, int] = {}
+        for c in chunks:
+            counts[c.paper.paper_id] = counts.get(c.paper.paper_id, 0) + 1
+        seen: dict[str, int] = {}
+        metas = []
+        for c in chunks:
+            pid = c.paper.paper_id
+            i = seen.get(pid, 0)
+            seen[pid] = i + 1
+            metas.append(_chunk_metadata(c, i, counts[pid], hashes[pid]))
+        if chunks:
+            self._col.upsert(ids=[c.chunk_id for c in chunks], embeddings=[list(e) for e in embeddings],
+                             documents=[c.text for c in chunks], metadatas=metas)
+
+    # -- reading -------------------------------------------------------------------------
+    def count_chunks(self) -> int:
+        return self._col.count()
+
+    def iter_chunks(self, include_embeddings: bool = False) -> Iterator[tuple[str, str, dict]]:
+        """(chunk_id, passage, metadata) for every chunk, a page at a time."""
+        offset = 0
+        while True:
+            page = self._col.get(limit=PAGE, offset=offset, include=["documents", "metadatas"])
+            if not page["ids"]:
+                return
+            yield from zip(page["ids"], page["documents"], page["metadatas"])
+            offset += len(page["ids"])
+
+    def paper_hashes(self) -> dict[str, str]:
+        """paper_id -> content hash of every complete paper in the store."""
+        hashes, counts, expected = {}, {}, {}
+        for _, _, meta in self.iter_chunks():
+            pid = meta["paper_id"]
+            hashes[pid] = meta["hash"]
+            counts[pid] = counts.get(pid, 0) + 1
+            expected[pid] = meta["n_chunks"]
+        return {pid: h for pid, h in hashes.items() if counts[pid] == expected[pid]}
+
+    def query(self, embedding: Sequence[float], n: int, where: dict | None = None) -> list[tuple[str, float]]:
+        """(chunk_id, cosine similarity) of the n nearest chunks."""
+        n = min(n, self.count_chunks())
+        if n <= 0:
+            return []
+        res = self._col.query(query_embeddings=[list(embedding)], n_results=n, where=where, include=["distances"])
+        return [(cid, 1.0 - d) for cid, d in zip(res["ids"][0], res["distances"][0])]
+
+    def papers(self, paper_ids: Sequence[str]) -> dict[str, Paper]:
+        """Full paper records (with the whole abstract) for the given ids."""
+        if not paper_ids:
+            return {}
+        res = self._col.get(where={"$and": [{"paper_id": {"$in": list(paper_ids)}}, {"chunk": 0}]},
+                            include=["metadatas"])
+        return {m["paper_id"]: paper_from_metadata(m) for m in res["metadatas"]}
+
+    # -- whole-collection swaps (for --reset) -----------------------------------------------
+    def drop(self) -> None:
+        self.client.delete_collection(self.name)
+
+    def rename(self, new_name: str) -> None:
+        self._col.modify(name=new_name)
+        self.name = new_name
+
+
+def staging_name(name: str) -> str:
+    return f"{name}__staging"
