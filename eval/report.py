@@ -53,7 +53,7 @@ def failures(rows: Sequence[dict]) -> dict[str, list[str]]:
         s, qid = r.get("scores") or {}, r["id"]
         if r.get("error"):
             out["Errors"].append(f"- `{qid}` ({r['type']}): {_short(r['error'], 160)}")
-        if s.get("missing_gold"):
+        if s.get("missing_gold") and not r.get("error"):
             missing = "; ".join(_short(t, 70) for t in s["missing_gold"])
             out["Missed gold papers (not in the first 5 sources)"].append(
                 f"- `{qid}` ({r['type']}, recall@5 {fmt('recall_at_5', s.get('recall_at_5'))}): {missing}")

@@ -30,9 +30,15 @@ REFUSAL = re.compile(
 
 
 def is_refusal(text: str) -> bool:
-    """The reply says the sources do not answer (our exact phrase, or typical free-form wording)."""
+    """The reply opens by saying the sources do not answer (our exact phrase, or typical free-form wording).
+
+    Only the first sentence is looked at, so an answer that adds "X is not mentioned" later still counts.
+    """
     t = " ".join(text.split())
-    return not t or CANNOT_ANSWER.lower() in t.lower() or bool(REFUSAL.search(t))
+    if not t or CANNOT_ANSWER.lower() in t.lower():
+        return True
+    first = split_sentences(t)[0]
+    return bool(REFUSAL.search(first))
 
 
 def _llama_adapters():
@@ -88,10 +94,12 @@ def _llama_adapters():
         @llm_completion_callback()
         def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any):
             def gen():
-                text = ""
+                text, pieces = "", 0
                 for piece in self._pieces(prompt):
-                    text += piece
+                    text, pieces = text + piece, pieces + 1
                     yield CompletionResponse(text=text, delta=piece)
+                if not pieces:   # llama-index's callback fails on a stream that yields nothing
+                    yield CompletionResponse(text="", delta="")
             return gen()
 
     return EmbedderAdapter, GeneratorLLM

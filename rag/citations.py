@@ -111,6 +111,23 @@ class SupportChecker:
                 self._cache.popitem(last=False)
         return sentences, vectors
 
+    def relevant_sentences(self, query: str, paper: Paper, *, max_words: int = 90,
+                           vector: Sequence[float] | None = None) -> str:
+        """The abstract's sentences most related to the query, in their original order, within max_words."""
+        sentences, vectors = self._paper_sentences(paper)
+        vector = vector if vector is not None else self.embedder.embed([query])[0]
+        words = content_words(query)
+        scores = [sum(a * b for a, b in zip(vector, v)) + 0.5 * _overlap(words, content_words(s))
+                  for s, v in zip(sentences, vectors)]
+        chosen, used = [], 0
+        for i in sorted(range(len(sentences)), key=lambda i: -scores[i]):
+            n = len(sentences[i].split())
+            if chosen and used + n > max_words:
+                continue
+            chosen.append(i)
+            used += n
+        return " ".join(sentences[i] for i in sorted(chosen))
+
     def support(self, sentence: str, paper: Paper, vector: Sequence[float] | None = None) -> Support:
         """How well `paper` backs `sentence` (markers already stripped)."""
         claim = strip_markers(sentence)

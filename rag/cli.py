@@ -88,12 +88,13 @@ def _print_answer(answer, streamed: str) -> None:
 
 def cmd_ask(args) -> int:
     from rag.build import build_pipeline
+    from rag.pipeline import check_question
     from rag.types import Answer
 
     settings = _settings(args)
     history = _read_history(args.history)
+    check_question(args.question, settings.max_question_chars)   # before any model loads
     pipeline = build_pipeline(settings, progress=not args.json)
-    pipeline.validate(args.question)
     answer, streamed = None, []
     for item in pipeline.stream(args.question, history=history, top_k=args.top_k):
         if isinstance(item, Answer):

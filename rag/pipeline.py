@@ -31,31 +31,45 @@ def is_cannot_answer(text: str) -> bool:
     return CANNOT_ANSWER.lower()[:40] in t or t.startswith("the papers in this collection do not")
 
 
+def check_question(question: str, max_chars: int = 2000) -> str:
+    """The question with whitespace normalised, or an InputError saying what is wrong with it."""
+    question = " ".join(str(question or "").split())
+    if not question:
+        raise InputError("the question is empty; type a question about the papers")
+    if len(question) > max_chars:
+        raise InputError(f"the question is {len(question)} characters long; the limit is {max_chars}, "
+                         "so shorten it")
+    return question
+
+
 class Pipeline:
     """The one object the CLI, UI and evaluation use to answer questions."""
 
     def __init__(self, retriever: HybridRetriever, generator: Generator, checker: SupportChecker, *,
                  top_k: int = 5, max_new_tokens: int = 160, max_question_chars: int = 2000,
-                 policy: AbstainPolicy = AbstainPolicy(), embedder_name: str = ""):
+                 policy: AbstainPolicy = AbstainPolicy(), embedder_name: str = "", passage_words: int = 90):
         self.retriever, self.generator, self.checker = retriever, generator, checker
         self.top_k, self.max_new_tokens, self.max_question_chars = top_k, max_new_tokens, max_question_chars
         self.policy = policy
+        self.passage_words = passage_words
         self.model_info = {"generator": getattr(generator, "name", type(generator).__name__),
                            "embedder": embedder_name or getattr(checker.embedder, "name", "")}
 
     def validate(self, question: str) -> str:
-        question = " ".join(str(question or "").split())
-        if not question:
-            raise InputError("the question is empty; type a question about the papers")
-        if len(question) > self.max_question_chars:
-            raise InputError(f"the question is {len(question)} characters long; the limit is "
-                             f"{self.max_question_chars}, so shorten it")
-        return question
+        return check_question(question, self.max_question_chars)
 
     def evidence(self, query: str, hits: Sequence[Hit]) -> dict[str, float]:
         return {"coverage": coverage(query, hits, self.retriever.bm25) if hits else 0.0,
                 "dense": max((h.dense for h in hits[:3]), default=0.0),
                 "bm25": max((h.bm25 for h in hits[:3]), default=0.0)}
+
+    def focus(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
+        """Hits whose passage is only the abstract sentences closest to the query: a short prompt is a fast one."""
+        vector = self.checker.embedder.embed([query])[0]
+        return [Hit(paper=h.paper, score=h.score, dense=h.dense, bm25=h.bm25,
+                    passages=[self.checker.relevant_sentences(query, h.paper, max_words=self.passage_words,
+                                                              vector=vector)])
+                for h in hits]
 
     def stream(self, question: str, *, history: Sequence[Message] | None = None, top_k: int | None = None,
                max_new_tokens: int | None = None, where: dict | None = None) -> Iterator[str | Answer]:
@@ -80,7 +94,7 @@ class Pipeline:
             yield CANNOT_ANSWER
             yield refuse("weak_evidence")
             return
-        messages = build_messages(question_in_context(question, history), hits)
+        messages = build_messages(question_in_context(question, history), self.focus(query, hits))
         parts: list[str] = []
         for token in self.generator.stream(messages, max_new_tokens=max_new_tokens or self.max_new_tokens):
             if not parts:

@@ -10,6 +10,7 @@ from typing import Mapping
 @dataclass(frozen=True)
 class Settings:
     home: Path = Path(".rag")                # RAG_HOME: store and cached models
+    models_home: Path | None = None          # RAG_MODELS_DIR: where converted models are cached (default RAG_HOME/models)
     embedder: str = "bundled"                # RAG_EMBEDDER: "bundled" (all-MiniLM-L6-v2) or a sentence-transformers path/id
     generator: str = "bundled"               # RAG_GENERATOR: "bundled" (Qwen2.5-Coder-0.5B GGUF), a folder, a .gguf file or a hub id
     int8: bool = True                        # RAG_INT8: dynamic int8 quantisation of the generator's linear layers
@@ -19,7 +20,7 @@ class Settings:
     collection: str = "papers"               # RAG_COLLECTION
     top_k: int = 5                           # papers given to the model
     passages_per_paper: int = 1              # passages of each paper put in the prompt
-    fusion: str = "reciprocal_rerank"        # RAG_FUSION: how BM25 and dense ranks are fused (llama-index modes)
+    fusion: str = "relative_score"           # RAG_FUSION: how BM25 and dense ranks are fused (llama-index modes)
     max_new_tokens: int = 160                # answer length cap
     max_question_chars: int = 2000
 
@@ -29,11 +30,11 @@ class Settings:
 
     @property
     def models_dir(self) -> Path:
-        return self.home / "models"
+        return self.models_home or self.home / "models"
 
 
 _ENV = {
-    "RAG_HOME": "home", "RAG_EMBEDDER": "embedder", "RAG_GENERATOR": "generator",
+    "RAG_HOME": "home", "RAG_MODELS_DIR": "models_home", "RAG_EMBEDDER": "embedder", "RAG_GENERATOR": "generator",
     "RAG_INT8": "int8", "RAG_LLM_BASE_URL": "llm_base_url", "RAG_LLM_MODEL": "llm_model",
     "RAG_LLM_API_KEY": "llm_api_key", "RAG_COLLECTION": "collection", "RAG_FUSION": "fusion",
     "RAG_TOP_K": "top_k", "RAG_MAX_NEW_TOKENS": "max_new_tokens",
@@ -53,7 +54,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **overrides) -> 
                 values[name] = int(raw)
             elif kind in ("bool", bool):
                 values[name] = raw.strip().lower() not in ("0", "false", "no", "off")
-            elif name == "home":
+            elif name in ("home", "models_home"):
                 values[name] = Path(raw)
             else:
                 values[name] = raw

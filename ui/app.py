@@ -1,0 +1,200 @@
+"""The Gradio chat: lays out the page and renders what the pipeline yields. All logic lives in rag/.
+
+build_app(pipeline, settings) takes the pipeline object (a fake one in tests); main_ui(args) builds the
+real parts once, before launching, so the first question never pays for loading or ingesting.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+from rag.errors import RagError
+from rag.types import Answer
+from ui import render
+from ui.render import Turn
+
+EXAMPLES = [
+    "How many object classes does 3DIEBench have?",
+    "What do Poincaré embeddings learn hierarchies in?",
+    "Summarize what the collection says about hyperbolic embeddings",
+]
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+MAX_NEW_TOKENS_RANGE = (32, 512)
+
+CSS = """
+#rag-sources-col { max-height: 78vh; overflow-y: auto; }
+.rag-sources { font-size: 0.92rem; line-height: 1.45; }
+.rag-empty { color: var(--body-text-color-subdued); padding: 1rem; border: 1px dashed var(--border-color-primary);
+             border-radius: 8px; }
+.rag-head { font-weight: 600; margin-bottom: 0.4rem; color: var(--body-text-color-subdued); }
+.rag-sub { font-size: 0.8rem; text-transform: uppercase; letter-spacing: 0.04em; margin: 0.6rem 0 0.3rem;
+           color: var(--body-text-color-subdued); }
+.rag-card { border: 1px solid var(--border-color-primary); border-left: 4px solid #3b82f6; border-radius: 8px;
+            padding: 0.6rem 0.8rem; margin-bottom: 0.6rem; background: var(--background-fill-secondary); }
+.rag-card.rag-unsupported { border-left-color: #dc2626; }
+.rag-card.rag-related { border-left-color: #9ca3af; }
+.rag-card-top { font-weight: 600; }
+.rag-num { color: #2563eb; margin-right: 0.2rem; }
+.rag-unsupported .rag-num { color: #dc2626; }
+.rag-meta { font-size: 0.8rem; color: var(--body-text-color-subdued); margin: 0.15rem 0 0.35rem; }
+.rag-passage { margin: 0; }
+.rag-passage mark, .rag-quote mark { background: #fde68a; color: #111827; padding: 0 2px; border-radius: 2px; }
+.rag-quote { font-size: 0.85rem; margin: 0.3rem 0 0; }
+.rag-link { font-size: 0.78rem; margin-top: 0.3rem; word-break: break-all; color: var(--body-text-color-subdued); }
+.rag-badge { display: inline-block; font-size: 0.75rem; padding: 0 6px; border-radius: 999px; margin-left: 4px; }
+.rag-ok { background: #dcfce7; color: #166534; }
+.rag-bad { background: #fee2e2; color: #991b1b; }
+.rag-abstain { background: #fef3c7; color: #78350f; border: 1px solid #f59e0b; border-radius: 8px;
+               padding: 0.5rem 0.8rem; margin-bottom: 0.4rem; }
+.rag-sources details { margin-top: 0.4rem; font-size: 0.85rem; }
+#rag-status { font-size: 0.85rem; color: var(--body-text-color-subdued); }
+"""
+
+
+def make_theme():
+    """System fonts only: the page loads nothing from the internet."""
+    import gradio as gr
+
+    return gr.themes.Soft(primary_hue="blue", font=["ui-sans-serif", "system-ui", "sans-serif"])
+
+
+def build_app(pipeline, settings):
+    """The page: chat on the left, sources on the right, settings and status below."""
+    import gradio as gr
+
+    export_dir = Path(tempfile.mkdtemp(prefix="rag-ui-export-"))
+    model_info = getattr(pipeline, "model_info", {})
+    top_k_default = min(max(int(getattr(settings, "top_k", 5)), 1), 10)
+    max_new_default = int(getattr(settings, "max_new_tokens", 160))
+
+    def export_button(turns: list[Turn]):
+        """The download button, pointing at a fresh Markdown file of the conversation."""
+        if not any(t.get("answer") is not None for t in turns):
+            return gr.DownloadButton(value=None, interactive=False)
+        path = Path(tempfile.mkdtemp(dir=export_dir)) / "conversation.md"
+        path.write_text(render.export_markdown(turns), encoding="utf-8")
+        return gr.DownloadButton(value=str(path), interactive=True)
+
+    def respond(question, turns, top_k, max_new_tokens):
+        """Stream one answer. Yields (textbox, chatbot, sources, status, turns, export)."""
+        turns = list(turns or [])
+        question = str(question or "")
+        try:
+            pipeline.validate(question)
+        except RagError as e:
+            turns.append(Turn(question=question, answer=None, error=str(e)))
+            yield "", render.turn_messages(turns), gr.skip(), gr.skip(), turns, gr.skip()
+            return
+        history = render.pipeline_history(turns)
+        pending = turns + [Turn(question=question, answer=None, error=None)]
+        yield "", render.turn_messages(pending, pending=""), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        parts: list[str] = []
+        answer: Answer | None = None
+        try:
+            for item in pipeline.stream(question, history=history, top_k=int(top_k),
+                                        max_new_tokens=int(max_new_tokens)):
+                if isinstance(item, Answer):
+                    answer = item
+                    break
+                parts.append(item)
+                yield (gr.skip(), render.turn_messages(pending, pending="".join(parts)),
+                       gr.skip(), gr.skip(), gr.skip(), gr.skip())
+        except RagError as e:
+            turns.append(Turn(question=question, answer=None, error=str(e)))
+            yield gr.skip(), render.turn_messages(turns), gr.skip(), gr.skip(), turns, gr.skip()
+            return
+        except Exception:   # never a traceback in the chat; the terminal gets it
+            traceback.print_exc()
+            turns.append(Turn(question=question, answer=None,
+                              error="something unexpected went wrong; the details are in the server's terminal"))
+            yield gr.skip(), render.turn_messages(turns), gr.skip(), gr.skip(), turns, gr.skip()
+            return
+        turns.append(Turn(question=question, answer=answer, error=None if answer else "no answer was produced"))
+        yield ("", render.turn_messages(turns), render.sources_html(answer),
+               render.status_line(model_info, answer), turns, export_button(turns))
+
+    def new_chat():
+        return ("", [], render.SOURCES_PLACEHOLDER, render.status_line(model_info), [],
+                gr.DownloadButton(value=None, interactive=False))
+
+    with gr.Blocks(title="Paper assistant", analytics_enabled=False) as demo:
+        turns = gr.State([])
+        gr.Markdown("## Ask the paper collection\nShort answers from the ML paper abstracts, with numbered "
+                    "citations. The cited papers and their supporting sentences appear on the right.")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=420):
+                chatbot = gr.Chatbot(label="Chat", show_label=False, elem_id="rag-chat", height=520, latex_delimiters=[],
+                                     buttons=["copy"], feedback_options=None, group_consecutive_messages=False,
+                                     placeholder="Ask about the papers, or pick an example below.")
+                with gr.Row():
+                    question = gr.Textbox(show_label=False, placeholder="Ask a question about the papers…",
+                                          lines=1, max_lines=4, scale=6, elem_id="rag-question", autofocus=True)
+                    ask = gr.Button("Ask", variant="primary", scale=1, min_width=80)
+                with gr.Row():
+                    new = gr.Button("New chat", size="sm")
+                    export = gr.DownloadButton("Export as Markdown", size="sm", interactive=False)
+                gr.Examples(EXAMPLES, inputs=question, label="Example questions")
+                with gr.Accordion("Settings", open=False):
+                    top_k = gr.Slider(1, 10, value=top_k_default, step=1, label="Number of papers")
+                    max_new = gr.Slider(*MAX_NEW_TOKENS_RANGE, value=max_new_default, step=16,
+                                        label="Maximum answer length (tokens)")
+            with gr.Column(scale=2, min_width=320, elem_id="rag-sources-col"):
+                gr.Markdown("### Sources")
+                sources = gr.HTML(render.SOURCES_PLACEHOLDER, elem_id="rag-sources")
+        status = gr.Markdown(render.status_line(model_info), elem_id="rag-status")
+
+        outputs = [question, chatbot, sources, status, turns, export]
+        inputs = [question, turns, top_k, max_new]
+        # "minimal": the sources panel keeps showing the last answer's papers while the next one streams
+        submitted = question.submit(respond, inputs, outputs, show_progress="minimal")
+        clicked = ask.click(respond, inputs, outputs, show_progress="minimal")
+        new.click(new_chat, None, outputs, cancels=[submitted, clicked], queue=False)
+        chatbot.clear(new_chat, None, outputs, cancels=[submitted, clicked], queue=False)
+    return demo
+
+
+def parse_auth(value: str) -> tuple[str, str] | None:
+    """RAG_UI_AUTH=user:password -> ("user", "password"); empty -> no login."""
+    if not value:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise RagError("RAG_UI_AUTH must look like user:password (both non-empty)")
+    return user, password
+
+
+def main_ui(args) -> int:
+    """Build every part once (ingesting the bundled abstracts if the store is empty), then serve."""
+    import gradio as gr
+
+    from rag.build import build_generator, build_parts, build_pipeline
+    from rag.settings import settings_from_env
+
+    settings = settings_from_env()
+    auth = parse_auth(os.environ.get("RAG_UI_AUTH", ""))   # read at the edge, like the other settings
+    host, port = args.host, args.port
+    if host not in LOOPBACK:
+        print(f"WARNING: binding {host}: anyone who can reach this machine on port {port} can use the "
+              f"assistant{'' if auth else ' (no login: set RAG_UI_AUTH=user:password)'}.", file=sys.stderr)
+
+    def on_ingest(done: int, total: int) -> None:
+        print(f"  ingested {done}/{total} papers", flush=True)
+
+    print(f"[1/3] Loading the embedder and the store in {settings.store_dir} …", flush=True)
+    parts = build_parts(settings, progress=sys.stderr.isatty(), on_ingest=on_ingest)
+    print(f"      {parts.store.count_chunks()} passages in the store", flush=True)
+    print("[2/3] Loading the generator (the first run converts the bundled model, 1-2 min) …", flush=True)
+    generator = build_generator(settings)
+    pipeline = build_pipeline(settings, parts=parts, generator=generator, progress=False)
+    info = pipeline.model_info
+    print(f"[3/3] Ready: generator {info.get('generator')}, embedder {info.get('embedder')}", flush=True)
+
+    demo = build_app(pipeline, settings)
+    demo.queue(default_concurrency_limit=1)   # one answer at a time: concurrent users wait their turn
+    print(f"Open http://{'localhost' if host in LOOPBACK else host}:{port}", flush=True)
+    demo.launch(server_name=host, server_port=port, share=False, auth=auth, show_error=False,
+                theme=make_theme(), css=CSS, footer_links=["api", "settings"], quiet=False)
+    return 0

@@ -1,0 +1,273 @@
+"""Pure rendering: Answer -> chat markdown, sources-panel HTML, export markdown, status line.
+
+Nothing here touches a model or Gradio. Every string that comes from a paper, the user or the model
+(titles, quotes, abstracts, answer text) is HTML-escaped and markdown-escaped before it is shown, so a
+title like `<img onerror=...>` or `[click](http://evil)` renders as plain text.
+
+A conversation is a list of turns: {"question": str, "answer": Answer | None, "error": str | None}.
+"""
+from __future__ import annotations
+
+import html
+import re
+from datetime import datetime
+from typing import Sequence, TypedDict
+
+from rag.types import Answer, Citation, Hit, Message
+
+
+class Turn(TypedDict):
+    question: str
+    answer: Answer | None     # None when the question failed (see `error`)
+    error: str | None
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|~>$])")
+_ESCAPED_MARKER = re.compile(r"\\\[(\d{1,3})\\\]")
+_ABSTAIN_ICON = "⊘"
+_WARN = "⚠"
+
+
+def escape_md(text: str) -> str:
+    """Plain text safe inside markdown that allows HTML: no tags, links, emphasis or math."""
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=True))
+
+
+def escape_html(text: str) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _by_marker(answer: Answer) -> dict[int, Citation]:
+    return {c.marker: c for c in answer.citations}
+
+
+def _hit_for(answer: Answer, citation: Citation) -> Hit | None:
+    """The retrieved paper a citation points at (marker n is the n-th source)."""
+    n = citation.marker
+    if 1 <= n <= len(answer.sources) and answer.sources[n - 1].paper.paper_id == citation.paper_id:
+        return answer.sources[n - 1]
+    return next((h for h in answer.sources if h.paper.paper_id == citation.paper_id), None)
+
+
+# ---------------------------------------------------------------- chat
+
+def streaming_markdown(partial: str) -> str:
+    """The answer while it is being generated, with a cursor."""
+    return (escape_md(partial) if partial.strip() else "*Searching the papers…*") + " ▌"
+
+
+def error_markdown(message: str) -> str:
+    """A RagError (or an unexpected failure) as a friendly chat message."""
+    message = str(message).strip()
+    return f"{_WARN} **Sorry, I could not answer that.** {escape_md(message[:1].upper() + message[1:])}"
+
+
+def _marked_answer_text(answer: Answer) -> str:
+    """Answer text with each marker bold; a marker whose citation is unsupported gets a warning sign."""
+    cites = _by_marker(answer)
+
+    def mark(m: re.Match) -> str:
+        n = int(m.group(1))
+        c = cites.get(n)
+        return f"**\\[{n}\\]**" if c is None or c.supported else f"**\\[{n}\\]{_WARN}**"
+    return _ESCAPED_MARKER.sub(mark, escape_md(answer.answer))
+
+
+def answer_markdown(answer: Answer) -> str:
+    """The final chat message: the cited answer with its source list, or a distinct abstention."""
+    if answer.abstained:
+        lines = [f"{_ABSTAIN_ICON} **No answer found in the collection.**", "",
+                 f"> {escape_md(answer.answer)}"]
+        related = answer.related or answer.sources[:3]
+        if related:
+            lines += ["", "Related papers I found (they do not answer the question):"]
+            lines += [f"- *{escape_md(h.paper.title)}*" for h in related]
+        return "\n".join(lines)
+    lines = [_marked_answer_text(answer)]
+    if answer.citations:
+        lines += ["", "**Sources**"]
+        for c in answer.citations:
+            note = "" if c.supported else f" — {_WARN} *not supported by this paper's text*"
+            lines.append(f"- **\\[{c.marker}\\]** {escape_md(c.title)}{note}")
+    return "\n".join(lines)
+
+
+def turn_messages(turns: Sequence[Turn], pending: str | None = None) -> list[Message]:
+    """Chatbot messages (messages format) for the conversation; `pending` is the answer being streamed."""
+    out: list[Message] = []
+    for i, t in enumerate(turns):
+        out.append({"role": "user", "content": escape_md(t["question"]) if t["question"].strip()
+                    else "*(empty question)*"})
+        if t.get("error"):
+            out.append({"role": "assistant", "content": error_markdown(t["error"])})
+        elif t.get("answer") is not None:
+            out.append({"role": "assistant", "content": answer_markdown(t["answer"])})
+        elif pending is not None and i == len(turns) - 1:
+            out.append({"role": "assistant", "content": streaming_markdown(pending)})
+    return out
+
+
+def pipeline_history(turns: Sequence[Turn]) -> list[Message]:
+    """Prior turns as the pipeline expects them: the plain answer text, none of the UI's markup."""
+    out: list[Message] = []
+    for t in turns:
+        a = t.get("answer")
+        if a is None:      # a failed question has no answer to follow up on
+            continue
+        out += [{"role": "user", "content": a.question or t["question"]},
+                {"role": "assistant", "content": a.answer}]
+    return out
+
+
+# ---------------------------------------------------------------- sources panel
+
+SOURCES_PLACEHOLDER = ('<div class="rag-sources rag-empty">Ask a question: the papers cited in the answer '
+                       'appear here, with the sentence that supports each citation highlighted.</div>')
+
+
+def highlight(text: str, quote: str) -> str:
+    """`text` escaped, with the first occurrence of `quote` wrapped in <mark> (whitespace-insensitive)."""
+    quote = quote.strip()
+    if quote:
+        words = [re.escape(w) for w in quote.split()]
+        m = re.search(r"\s+".join(words), text)
+        if m:
+            return (escape_html(text[:m.start()]) + "<mark>" + escape_html(m.group(0)) + "</mark>"
+                    + escape_html(text[m.end():]))
+    return escape_html(text)
+
+
+def _passage_with_quote(hit: Hit, quote: str) -> tuple[str, bool]:
+    """The passage (or whole abstract) that contains the quote, highlighted; and whether it was found."""
+    candidates = [*hit.passages, hit.paper.abstract]
+    for text in candidates:
+        marked = highlight(text, quote)
+        if "<mark>" in marked:
+            return marked, True
+    return escape_html(hit.passages[0] if hit.passages else hit.paper.abstract), False
+
+
+def _meta(hit: Hit | None) -> str:
+    if hit is None:
+        return ""
+    bits = [escape_html(hit.paper.authors)] if hit.paper.authors else []
+    if hit.paper.year:
+        bits.append(str(hit.paper.year))
+    bits.append(f"retrieval score {hit.score:.4f}")
+    return " · ".join(bits)
+
+
+def _citation_card(answer: Answer, c: Citation) -> str:
+    hit = _hit_for(answer, c)
+    cls = "rag-card" if c.supported else "rag-card rag-unsupported"
+    badge = ('<span class="rag-badge rag-ok">✓ supported</span>' if c.supported else
+             f'<span class="rag-badge rag-bad">{_WARN} not supported by this paper\'s text</span>')
+    parts = [f'<div class="{cls}" data-marker="{c.marker}">',
+             f'<div class="rag-card-top"><span class="rag-num">[{c.marker}]</span> '
+             f'<span class="rag-title">{escape_html(c.title)}</span></div>',
+             f'<div class="rag-meta">{_meta(hit)} · support {c.score:.2f} {badge}</div>']
+    if hit is not None:
+        passage, found = _passage_with_quote(hit, c.quote)
+        parts.append(f'<p class="rag-passage">{passage}</p>')
+        if c.quote and not found:
+            parts.append(f'<p class="rag-quote">Closest sentence: <mark>{escape_html(c.quote)}</mark></p>')
+    elif c.quote:
+        parts.append(f'<p class="rag-passage"><mark>{escape_html(c.quote)}</mark></p>')
+    if hit is not None and hit.paper.url:
+        parts.append(f'<div class="rag-link">{escape_html(hit.paper.url)}</div>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _hit_card(hit: Hit, rank: int) -> str:
+    passage = hit.passages[0] if hit.passages else hit.paper.abstract
+    return (f'<div class="rag-card rag-related"><div class="rag-card-top"><span class="rag-num">#{rank}</span> '
+            f'<span class="rag-title">{escape_html(hit.paper.title)}</span></div>'
+            f'<div class="rag-meta">{_meta(hit)}</div>'
+            f'<p class="rag-passage">{escape_html(passage)}</p></div>')
+
+
+def sources_html(answer: Answer | None) -> str:
+    """The panel beside the chat: numbered cited papers with the supporting quote marked, or the
+    related papers an abstention found."""
+    if answer is None:
+        return SOURCES_PLACEHOLDER
+    head = f'<div class="rag-head">Question: {escape_html(answer.question)}</div>'
+    if answer.abstained:
+        related = answer.related or answer.sources[:3]
+        body = [f'<div class="rag-abstain">{_ABSTAIN_ICON} No answer: {escape_html(answer.answer)}</div>']
+        if related:
+            body.append('<div class="rag-sub">Related papers found (they do not answer the question)</div>')
+            rank = {h.paper.paper_id: i for i, h in enumerate(answer.sources, 1)}
+            body += [_hit_card(h, rank.get(h.paper.paper_id, i)) for i, h in enumerate(related, 1)]
+        return f'<div class="rag-sources rag-abstained">{head}{"".join(body)}</div>'
+    cards = [_citation_card(answer, c) for c in answer.citations]
+    if not cards:
+        cards = ['<div class="rag-sub">The answer cites no paper.</div>']
+    cited = {c.paper_id for c in answer.citations}
+    others = [(i, h) for i, h in enumerate(answer.sources, 1) if h.paper.paper_id not in cited]
+    more = ""
+    if others:
+        items = "".join(f"<li>[{i}] {escape_html(h.paper.title)} "
+                        f'<span class="rag-meta">score {h.score:.4f}</span></li>' for i, h in others)
+        more = f"<details><summary>Also retrieved, not cited ({len(others)})</summary><ul>{items}</ul></details>"
+    return f'<div class="rag-sources">{head}<div class="rag-sub">Cited papers</div>{"".join(cards)}{more}</div>'
+
+
+# ---------------------------------------------------------------- status and export
+
+def status_line(model: dict[str, str], answer: Answer | None = None) -> str:
+    """Model names and the last answer's time to first token (markdown)."""
+    gen = escape_md(model.get("generator", "?"))
+    emb = escape_md(model.get("embedder", "?"))
+    line = f"**Models:** generator {gen} · embedder {emb}"
+    if answer is not None:
+        t = answer.timings
+        line += (f" · **Last answer:** first token {t.get('first_token_s', 0):.1f} s, "
+                 f"total {t.get('total_s', 0):.1f} s")
+    return line
+
+
+def export_markdown(turns: Sequence[Turn], *, now: datetime | None = None) -> str:
+    """The conversation as Markdown, each answer with its citations, then one reference list."""
+    now = now or datetime.now()
+    lines = ["# Research assistant conversation", "", f"_Exported {now:%Y-%m-%d %H:%M}_", ""]
+    refs: dict[str, dict] = {}          # paper_id -> {"title", "hit", "cited_in": [...]}
+    for q, t in enumerate(turns, 1):
+        lines += [f"## Q{q}. {escape_md(t['question'])}", ""]
+        a = t.get("answer")
+        if a is None:
+            lines += [f"> Error: {escape_md(t.get('error') or 'no answer')}", ""]
+            continue
+        if a.abstained:
+            lines += [f"> {escape_md(a.answer)}", ""]
+            related = a.related or a.sources[:3]
+            if related:
+                lines += ["Related papers found (they do not answer the question):", ""]
+                lines += [f"- {escape_md(h.paper.title)}" for h in related]
+                lines.append("")
+            continue
+        lines += [escape_md(a.answer), ""]
+        for c in a.citations:
+            note = "" if c.supported else f" ({_WARN} not supported by the paper's text)"
+            lines.append(f"- \\[{c.marker}\\] {escape_md(c.title)}{note}")
+            if c.quote:
+                lines.append(f"  > {escape_md(c.quote)}")
+            ref = refs.setdefault(c.paper_id, {"title": c.title, "hit": _hit_for(a, c), "cited_in": []})
+            ref["cited_in"].append(f"Q{q} \\[{c.marker}\\]")
+        lines.append("")
+    lines += ["## References", ""]
+    if not refs:
+        lines.append("_No papers were cited._")
+    for i, (paper_id, ref) in enumerate(refs.items(), 1):
+        hit: Hit | None = ref["hit"]
+        bits = [escape_md(ref["title"])]
+        if hit is not None and hit.paper.authors:
+            bits.append(escape_md(hit.paper.authors))
+        if hit is not None and hit.paper.year:
+            bits.append(str(hit.paper.year))
+        if hit is not None and hit.paper.url:
+            bits.append(f"<{hit.paper.url}>" if re.fullmatch(r"https?://[^\s<>]+", hit.paper.url)
+                        else escape_md(hit.paper.url))
+        lines.append(f"{i}. " + ". ".join(b.rstrip(".") for b in bits) + f". Cited in {', '.join(ref['cited_in'])}. (id: {escape_md(paper_id)})")
+    return "\n".join(lines).rstrip() + "\n"
