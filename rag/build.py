@@ -54,7 +54,7 @@ def build_generator(settings: Settings):
     from rag.model_files import resolve_generator_model
 
     path, name = resolve_generator_model(settings.generator, settings.models_dir)
-    return TransformersGenerator(path, int8=settings.int8, name=name)
+    return TransformersGenerator(path, precision=settings.precision, name=name)
 
 
 def build_pipeline(settings: Settings, *, parts: Parts | None = None, generator=None, progress: bool = True):

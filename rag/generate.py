@@ -76,10 +76,30 @@ def quantize_int8(model):
         return torch.ao.quantization.quantize_dynamic(model, spec, dtype=torch.qint8)
 
 
+PRECISIONS = ("auto", "bfloat16", "float32", "int8")
+
+
+def cpu_has_bf16() -> bool:
+    """True when the CPU does bfloat16 matmuls natively (AVX512-BF16 or AMX); elsewhere bf16 is slow."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(precision: str) -> str:
+    if precision not in PRECISIONS:
+        raise ModelError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
+    if precision == "auto":
+        return "bfloat16" if cpu_has_bf16() else "float32"
+    return precision
+
+
 class TransformersGenerator:
     """A local causal LM run by transformers on CPU; greedy, streamed, one generation at a time."""
 
-    def __init__(self, model_path: Path | str, *, int8: bool = True, threads: int | None = None,
+    def __init__(self, model_path: Path | str, *, precision: str = "auto", threads: int | None = None,
                  repetition_penalty: float = 1.05, name: str | None = None) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -87,17 +107,19 @@ class TransformersGenerator:
         torch.set_num_threads(threads or cpu_count())
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(model_path)
-            # float32 compute: a bf16-saved folder is upcast; CPU matmuls are slow in bf16.
-            model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
+            # Measured on the dev prompts: bfloat16 gives float32's answers at about half the time on a
+            # CPU with native bf16; int8 dynamic quantisation is faster still but refused answerable questions.
+            self.precision = resolve_precision(precision)
+            dtype = torch.bfloat16 if self.precision == "bfloat16" else torch.float32
+            model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype)
         except OSError as e:
             raise ModelError(f"cannot load the model {model_path} ({str(e).splitlines()[0]}); "
                              f"use 'bundled', a local folder or .gguf, or a hub id in your cache") from e
         model.eval()
-        if int8:
+        if self.precision == "int8":
             model = quantize_int8(model)
         self.model = model
         self.name = name or Path(str(model_path)).name
-        self.int8 = int8
         self.repetition_penalty = repetition_penalty
         self._lock = threading.Lock()
 

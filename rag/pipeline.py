@@ -122,3 +122,11 @@ class Pipeline:
                 answer = item
         assert answer is not None
         return answer
+
+    def summarize(self, topic: str, **kw):
+        """A cited summary across every relevant paper: rag.summarize.Summarizer over this pipeline's parts."""
+        if getattr(self, "_summarizer", None) is None:
+            from rag.summarize import Summarizer
+
+            self._summarizer = Summarizer.from_pipeline(self)
+        return self._summarizer.summarize(topic, **kw)

@@ -195,7 +195,7 @@ def test_bundled_model_streams_an_answer():
     from rag.generate import TransformersGenerator
 
     path, name = resolve_generator_model("bundled", _test_models_dir())
-    gen = TransformersGenerator(path, int8=True, name=name)
+    gen = TransformersGenerator(path, name=name)
     chat = [{"role": "user", "content": "What is the capital of France? One sentence."}]
     assert 5 < gen.count_tokens(chat) < 60
     results: list[str] = []
