@@ -35,5 +35,6 @@ def format_sources(hits: Sequence[Hit]) -> str:
 def build_messages(question: str, hits: Sequence[Hit]) -> list[Message]:
     """System rules + the fenced, numbered sources and the question."""
     system = load_template("answer_system").format(cannot_answer=CANNOT_ANSWER).strip()
-    user = load_template("answer_user").format(sources=format_sources(hits), question=question.strip()).strip()
+    user = load_template("answer_user").format(sources=format_sources(hits), question=question.strip(),
+                                               cannot_answer=CANNOT_ANSWER).strip()
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]

@@ -23,6 +23,9 @@ from rag.types import Answer, Citation, Hit, Message
 # on_progress(message, done, total): e.g. ("reading papers", 7, 12); a UI can draw a bar from done/total.
 Progress = Callable[[str, int, int], None]
 
+_CONTRIBUTION = re.compile(r"\b(?:we|this (?:paper|work))\s+(?:propose|introduce|present|develop|show|prove|find|"
+                           r"provide|design|formalize)", re.I)
+
 _INSTRUCTION = re.compile(
     r"^\s*(?:please\s+)?(?:summari[sz]e|give\s+(?:me\s+)?an?\s+overview\s+of|overview\s+of|survey)\s*:?\s*"
     r"(?:(?:what|how)\s+(?:the\s+)?(?:collection|papers?|corpus)(?:\s+in\s+the\s+collection)?\s+"
@@ -52,6 +55,7 @@ class SummaryConfig:
     batch_size: int = 5            # papers per map step; <= this many papers means a single pass
     batch_sentences: int = 4       # sentences asked for per batch paragraph
     batch_tokens: int = 150        # max new tokens per batch paragraph
+    overview: bool = True          # reduce step: one model-written overview over all papers when batched
     overview_tokens: int = 80      # max new tokens of the overview (reduce) step
     unsupported: str = "replace"   # "replace": by an extractive sentence; "flag": keep, marked (unverified)
     cover_all: bool = True         # add an extractive sentence for each kept paper the text never cites
@@ -67,11 +71,12 @@ class PaperEvidence:
 
     @property
     def contribution(self) -> str:
-        return self.best
+        """The quote that states what the paper does ("We propose ..."), else the one closest to the topic."""
+        return next((q for q in self.quotes if _CONTRIBUTION.search(q)), self.best)
 
     def to_json(self, contribution_words: int = 30) -> dict:
         return {"marker": self.marker, "paper_id": self.hit.paper.paper_id, "title": self.hit.paper.title,
-                "contribution": trim_words(self.best, contribution_words), "quote": " ".join(self.quotes),
+                "contribution": trim_words(self.contribution, contribution_words), "quote": " ".join(self.quotes),
                 "quotes": list(self.quotes), "score": round(self.hit.score, 4), "dense": round(self.hit.dense, 4)}
 
 
@@ -140,6 +145,19 @@ def batches(items: Sequence, size: int) -> list[list]:
         out.append(list(items[start:end]))
         start = end
     return out
+
+
+def tidy(text: str, titles: Sequence[str]) -> str:
+    """The model's text without what it copied from the prompt's layout: titles run into sentences
+    ("<Title> For this purpose, we ..."), list items and headings, and sentences cut off by the token limit."""
+    for title in titles:
+        text = re.sub(re.escape(title) + r"\s+(?=[A-Z])", "", text)
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    sentences = [s for ln in lines for s in split_sentences(ln)]
+    complete = [s for s in sentences if MARKER.sub("", s).rstrip()[-1:] in (".", "!", "?", '"', "'")]
+    if not complete and len(lines) == 1:
+        return lines[0]          # one unfinished sentence: let the support check judge it
+    return " ".join(complete)
 
 
 def renumber(text: str, offset: int, n_local: int) -> str:
@@ -216,9 +234,10 @@ class Summarizer:
 
     def overview_messages(self, query: str, papers: Sequence[PaperEvidence]) -> list[Message]:
         """All kept papers by their global number, title and best sentence: the reduce step's input."""
-        hits = [Hit(paper=p.hit.paper, passages=[trim_words(p.best, self.config.contribution_words)],
-                    score=p.hit.score) for p in papers]
-        user = load_template("summary_overview").format(papers=format_sources(hits), topic=query)
+        # No titles: given them, the small model lists the titles instead of grouping the findings.
+        lines = "\n".join(f"[{p.marker}] " + MARKER.sub(lambda m: f"({m.group(1)})", trim_words(
+            p.contribution, self.config.contribution_words)) for p in papers)
+        user = load_template("summary_overview").format(papers=lines, topic=query)
         return [{"role": "system", "content": load_template("summary_system").strip()},
                 {"role": "user", "content": user.strip()}]
 
@@ -226,6 +245,7 @@ class Summarizer:
                ) -> tuple[list[list[str]], list[dict], dict[str, float]]:
         """Sentences kept (markers repaired to supported ones), replaced by extractive ones, or flagged."""
         hits = [p.hit for p in papers]
+        titles = [h.paper.title for h in hits]
         out, flagged, used_quotes = [], [], set()
         counts = {"attached": 0.0, "repaired": 0.0, "replaced": 0.0, "dropped": 0.0, "flagged": 0.0}
         for paragraph in paragraphs:
@@ -241,11 +261,13 @@ class Summarizer:
                     counts["dropped"] += 1
                     continue
                 cited = s["markers"]
+                if _titles_in(claim, titles) >= 2:          # a list of titles, not a statement
+                    counts["dropped"] += 1
+                    continue
                 support = {n: self.checker.support(claim, hits[n - 1].paper) for n in cited}
                 good = [n for n in cited if support[n].score >= self.checker.threshold]
                 if good:
-                    text = s["text"] if len(good) == len(cited) else _with_markers(s["text"], good)
-                    kept_sentences.append(text)
+                    kept_sentences.append(_with_markers(s["text"], good))   # "[1] X." -> "X [1]."
                     continue
                 reason = "unsupported" if cited else "uncited"
                 if self.config.unsupported == "flag":
@@ -331,19 +353,22 @@ class Summarizer:
 
         raw_paragraphs: list[str] = []
         groups = batches(papers, self.config.batch_size)
-        steps = len(groups) + (1 if len(groups) > 1 else 0)
+        with_overview = len(groups) > 1 and self.config.overview
+        steps = len(groups) + with_overview
         for b, group in enumerate(groups, 1):
             first, last = group[0].marker, group[-1].marker
             progress(f"writing about papers {first}-{last} of {len(papers)}", b - 1, steps)
             text = yield from self._generate(self.batch_messages(query, group), self.config.batch_tokens, timings, t0)
             if text and not is_cannot_answer(text):
+                text = tidy(text, [p.hit.paper.title for p in group])
                 raw_paragraphs.append(renumber(text, first - 1, len(group)))
-        if len(groups) > 1:
+        if with_overview:
             progress("writing the overview", steps - 1, steps)
             text = yield from self._generate(self.overview_messages(query, papers), self.config.overview_tokens,
                                              timings, t0)
             if text and not is_cannot_answer(text):
-                raw_paragraphs.insert(0, keep_valid_markers(text, len(papers)))
+                raw_paragraphs.insert(0, keep_valid_markers(tidy(text, [p.hit.paper.title for p in papers]),
+                                                            len(papers)))
         timings["generate_s"] = time.perf_counter() - t0 - timings["retrieve_s"] - timings["read_s"]
 
         progress("checking citations", steps, steps)
@@ -367,7 +392,7 @@ class Summarizer:
 
 def _with_markers(sentence: str, markers: Sequence[int]) -> str:
     """The sentence with its markers replaced by `markers`, placed before the final stop."""
-    body = MARKER.sub("", sentence).rstrip()
+    body = MARKER.sub("", sentence).strip()
     body = re.sub(r"\s+([.,;:!?])", r"\1", body)
     tail = ""
     if body and body[-1] in ".!?":
@@ -389,6 +414,10 @@ def _flag(sentence: str) -> str:
 
 def _unflag(sentence: str) -> str:
     return sentence.replace(_FLAG, "")
+
+
+def _titles_in(text: str, titles: Sequence[str]) -> int:
+    return sum(1 for t in titles if t and t in text)
 
 
 def _quoted(quote: str, paragraphs: Sequence[Sequence[str]]) -> bool:

@@ -35,7 +35,7 @@ def render(summary: Summary, width: int = 100) -> str:
         mark = {True: "", False: "  (a sentence citing it is NOT supported)", None: "  (not cited)"}[
             supported.get(p.marker)]
         lines.append(wrap(f"[{p.marker}] {p.hit.paper.title}{mark}", ""))
-        lines.append(wrap(f"contribution: {trim_words(p.best, summary.contribution_words)}", "      "))
+        lines.append(wrap(f"contribution: {trim_words(p.contribution, summary.contribution_words)}", "      "))
         lines.append(wrap(f"quote: \"{' '.join(p.quotes)}\"", "      "))
     if summary.flagged:
         lines += ["", f"{len(summary.flagged)} sentence(s) marked (unverified): no paper's text backs them."]

@@ -5,7 +5,7 @@ import pytest
 
 from rag.citations import markers_in, split_sentences
 from rag.prompt import CANNOT_ANSWER
-from rag.summarize import (Summarizer, Summary, SummaryConfig, apply_cutoff, batches, renumber,
+from rag.summarize import (Summarizer, Summary, SummaryConfig, apply_cutoff, batches, renumber, tidy,
                            topic_query)
 from rag.types import Answer, Hit, Paper
 
@@ -181,3 +181,23 @@ def test_batches_are_near_equal():
 
 def test_renumber_maps_local_markers_to_global_ones():
     assert renumber("A [1]. B [2][9]. C [1, 2].", 4, 2) == "A [5]. B [6]. C [5][6]."
+
+
+def test_tidy_drops_copied_titles_and_a_cut_off_last_sentence():
+    text = "Poincaré Embeddings For this purpose, we embed data [1]. Due to the underlying geometry, this allows [1]"
+    assert tidy(text, ["Poincaré Embeddings"]) == "For this purpose, we embed data [1]."
+    assert tidy("One sentence cut off [1]", []) == "One sentence cut off [1]"   # nothing else to keep
+    listing = "Bounds on the tradeoff\nEmbedding data into hyperbolic space\nMERU: a contrastive model [1][2]"
+    assert tidy(listing, []) == ""
+    assert tidy("A finding [1].\nA list item\nAnother finding [2].", []) == "A finding [1]. Another finding [2]."
+    cut = "[1] First point [1].\n[2] Second point [2]. Third point cut off by the"
+    assert tidy(cut, []) == "[1] First point [1]. [2] Second point [2]."
+
+
+def test_a_list_of_titles_is_not_kept_as_a_sentence(make_summarizer):
+    reply = ("Discovering Latent Knowledge in Language Models Without Supervision, The Linear Representation "
+             "Hypothesis and the Geometry of Large Language Models [1][2].")
+    summarizer, _ = make_summarizer([reply])
+    summary = summarizer.summarize("language models")
+    assert summary.evidence["dropped"] >= 1
+    assert "Without Supervision, The Linear" not in summary.answer
