@@ -20,7 +20,7 @@ MARKER = re.compile(r"\[\s*(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\s*\]")
 _MARKERS_AFTER_STOP = re.compile(r"([.!?])((?:\s*\[\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*\])+)")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 _WORD = re.compile(r"[a-z][a-z0-9\-]+|\d+(?:[.,]\d+)*%?")
-_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*")
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?![\w])")
 STOPWORDS = frozenset("""a an the and or but of in on at to for from by with as is are was were be been being this that
 these those it its they their them we our you your he she his her which who whom what when where why how than then there
 here such can could may might will would shall should do does did done has have had not no nor also into onto over under

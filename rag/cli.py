@@ -176,6 +176,12 @@ def make_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("bench", help="the speed benchmark")
     s.add_argument("--json", action="store_true")
+    s.add_argument("--papers", type=int, default=20000, metavar="N",
+                   help="synthetic abstracts for the ingest and retrieval measures (default 20000; 0 skips them)")
+    s.add_argument("--questions", type=int, default=10, metavar="N", help="questions answered (default and most 10)")
+    s.add_argument("--skip-baseline", action="store_true", help="do not run the LlamaIndex baseline")
+    s.add_argument("--cold-convert", action="store_true",
+                   help="also time a first run with an empty models cache (assembles and converts the model, ~1 min)")
     s.set_defaults(func=cmd_bench)
     return p
 

@@ -25,7 +25,7 @@ def test_answer_with_checked_citation_and_contract_fields(make_pipeline):
 
 def test_stream_yields_tokens_then_the_answer(make_pipeline):
     pipeline, _ = make_pipeline(["3DIEBench has 55 classes [1]."])
-    items = list(pipeline.stream("How many classes does 3DIEBench have?"))
+    items = list(pipeline.stream("How many classes does the 3DIEBench dataset of 3D model renderings have?"))
     assert isinstance(items[-1], Answer)
     assert "".join(x for x in items[:-1]) == "3DIEBench has 55 classes [1]."
 
@@ -49,9 +49,19 @@ def test_unsupported_answer_is_refused(make_pipeline):
     assert answer.abstained
 
 
-def test_answerable_question_is_not_refused_when_policy_off(make_pipeline):
-    pipeline, _ = make_pipeline(["Unrelated words entirely [1]."], policy=AbstainPolicy(require_support=False))
-    assert not pipeline.ask("How many classes does 3DIEBench have?").abstained
+def test_unsupported_sentences_are_dropped_and_kept_when_policy_off(make_pipeline):
+    reply = "3DIEBench has renderings of 3D models from 55 classes [1]. It was built on the Moon [1]."
+    q = "How many classes does the 3DIEBench dataset of 3D model renderings have?"
+    pipeline, _ = make_pipeline([reply])
+    answer = pipeline.ask(q)
+    assert not answer.abstained and "Moon" not in answer.answer and answer.evidence["dropped_sentences"] == 1
+    pipeline, _ = make_pipeline([reply], policy=AbstainPolicy(drop_unsupported=False))
+    assert "Moon" in pipeline.ask(q).answer
+
+
+def test_quantity_question_needs_a_number(make_pipeline):
+    pipeline, _ = make_pipeline(["3DIEBench has renderings of 3D models from many classes [1]."])
+    assert pipeline.ask("How many classes does the 3DIEBench dataset of 3D model renderings have?").abstained
 
 
 @pytest.mark.parametrize("question", ["", "   ", "x" * 2001])
