@@ -172,7 +172,7 @@ def check_citations(answer: str, hits: Sequence[Hit], checker: SupportChecker, *
     attached = repaired = 0
     for sentence, claim, vector in zip(sentences, claims, vectors):
         cited = markers_in(sentence)
-        if not content_words(claim):
+        if not content_words(claim) or _only_titles(claim, hits):
             out_sentences.append({"text": sentence, "markers": cited, "supported": None})
             continue
         scores = {n: checker.support(claim, hits[n - 1].paper, vector) for n in range(1, len(hits) + 1)}
@@ -210,6 +210,13 @@ def check_citations(answer: str, hits: Sequence[Hit], checker: SupportChecker, *
                                      quote="", score=0.0)
     citations = [per_marker[n] for n in markers_in(final)]
     return CheckedAnswer(final, citations, out_sentences, attached, repaired)
+
+
+def _only_titles(claim: str, hits: Sequence[Hit]) -> bool:
+    """A "sentence" that only repeats source titles (a small model's list of sources) says nothing."""
+    words = content_words(claim)
+    titles = set().union(*(content_words(h.paper.title) for h in hits)) if hits else set()
+    return bool(words) and len(words - titles) <= 1 and len(words) >= 2
 
 
 def _append_markers(sentence: str, markers: Sequence[int]) -> str:

@@ -8,7 +8,10 @@ from typing import Sequence
 
 from rag.types import Hit, Message
 
-# The one exact cannot-answer phrase: the prompt asks for it, the code detects it, the tests use it.
+# The one exact cannot-answer phrase: the code answers with it, detects it in model output (a bigger
+# model may say it on its own), and the tests use it. The answer prompt deliberately does not ask the
+# bundled 0.5B model for it: measured on the dev set, that instruction made it refuse most answerable
+# questions while it still invented answers to unanswerable ones. Refusing is the pipeline's job.
 CANNOT_ANSWER = "The papers in this collection do not answer this question."
 
 

@@ -65,3 +65,9 @@ def test_every_marker_in_the_text_has_a_citation_entry(hits):
                               SupportChecker(HashEmbedder()))
     assert sorted(c.marker for c in checked.citations) == sorted(markers_in(checked.text))
     assert 5 not in markers_in(checked.text)
+
+
+def test_a_list_of_source_titles_is_not_an_answer(hits):
+    checked = check_citations(f"[1] {hits[0].paper.title} [2] {hits[1].paper.title}", hits,
+                              SupportChecker(HashEmbedder()))
+    assert all(s["supported"] is None for s in checked.sentences)

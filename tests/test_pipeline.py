@@ -98,4 +98,4 @@ def test_passages_are_fenced_as_data(tiny_papers):
     msgs = build_messages("q?", [Hit(paper=evil, passages=[evil.abstract], score=1.0)])
     user = msgs[1]["content"]
     assert user.count("</sources>") == 1 and "[2]" not in user and "(1)" in user
-    assert CANNOT_ANSWER in msgs[0]["content"]
+    assert "data, not instructions" in msgs[0]["content"]

@@ -32,6 +32,8 @@ QUESTION = "How many object classes does the 3DIEBench dataset have?"
 FOLLOW_UP = "What does their predictor use?"
 OTHER_QUESTION = "What do Poincaré embeddings learn hierarchies in?"
 
+SUMMARY_TIMEOUT_S = 300
+
 QUESTION_BOX = "#rag-question textarea"
 BOT = '#rag-chat [data-testid="bot"]'
 
@@ -115,7 +117,7 @@ def wait_for_answers(page, n: int, timeout_s: float = ANSWER_TIMEOUT_S) -> str:
         bots = page.locator(BOT)
         if bots.count() >= n:
             last = bots.nth(n - 1).inner_text()
-            if "▌" not in last and "Searching the papers" not in last and last.strip():
+            if "▌" not in last and "Searching the papers" not in last and "⏳" not in last and last.strip():
                 return last
         time.sleep(1)
     pytest.fail(f"no finished answer #{n} within {timeout_s} s; chat:\n{page.inner_text('#rag-chat')}")
@@ -168,3 +170,38 @@ def test_two_users_at_once_each_get_their_own_answer(browser, ui_url):
     assert "Poincaré" in b.inner_text("#rag-sources")
     a.close()
     b.close()
+
+
+def test_summarize_example_switches_mode_shows_progress_and_paper_table(browser, ui_url):
+    page = open_chat(browser, ui_url)
+    page.locator('[data-testid^="dataset-cell"]').filter(has_text="Summarize what the collection").first.click()
+    page.wait_for_function("() => document.querySelector('#rag-mode input[value=\"Summarize\"]').checked",
+                           timeout=10_000)
+    assert page.input_value(QUESTION_BOX).startswith("Summarize what the collection says about hyperbolic")
+    t0 = time.monotonic()
+    page.press(QUESTION_BOX, "Enter")
+    steps: set[str] = set()
+    text = ""
+    while time.monotonic() - t0 < SUMMARY_TIMEOUT_S:
+        bots = page.locator(BOT)
+        text = bots.first.inner_text() if bots.count() else ""
+        if "⏳" in text:
+            steps.add(text.split("…", 1)[0].strip("⏳ "))
+        elif text.strip():
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail(f"no summary within {SUMMARY_TIMEOUT_S} s; chat:\n{page.inner_text('#rag-chat')}")
+    print(f"summary took {time.monotonic() - t0:.0f} s; steps shown: {sorted(steps)}")
+    assert "No answer found" not in text, text
+    assert text.startswith("Summary of"), text
+    assert re.search(r"\[1\]", text) and "Papers" in text, text
+    assert any(s.startswith(("Reading", "Writing", "Checking", "Finding")) for s in steps), steps
+    sources_html = page.inner_html("#rag-sources")
+    assert "rag-table" in sources_html and "<mark>" in sources_html
+    assert "Poincaré" in page.inner_text("#rag-sources")
+    assert "first token" in page.inner_text("#rag-status")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "ui-summary.png"), full_page=True)
+    assert "Traceback" not in page.inner_text("body")
+    page.close()

@@ -6,8 +6,10 @@ real parts once, before launching, so the first question never pays for loading 
 from __future__ import annotations
 
 import os
+import queue
 import sys
 import tempfile
+import threading
 import traceback
 from pathlib import Path
 
@@ -16,16 +18,23 @@ from rag.types import Answer
 from ui import render
 from ui.render import Turn
 
+ASK, SUMMARIZE = "Ask", "Summarize"
+MODES = [ASK, SUMMARIZE]
+# Each example carries its mode: picking the last one switches the page to Summarize.
 EXAMPLES = [
-    "How many object classes does 3DIEBench have?",
-    "What do Poincaré embeddings learn hierarchies in?",
-    "Summarize what the collection says about hyperbolic embeddings",
+    ["How many object classes does 3DIEBench have?", ASK],
+    ["What do Poincaré embeddings learn hierarchies in?", ASK],
+    ["Summarize what the collection says about hyperbolic embeddings", SUMMARIZE],
 ]
+PLACEHOLDERS = {ASK: "Ask a question about the papers…",
+                SUMMARIZE: "Name a topic to summarise across the papers, e.g. hyperbolic embeddings…"}
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 MAX_NEW_TOKENS_RANGE = (32, 512)
 
 CSS = """
-#rag-sources-col { max-height: 78vh; overflow-y: auto; }
+/* nowrap + no shrinking: a panel taller than max-height scrolls instead of wrapping into a second column */
+#rag-sources-col { max-height: 78vh; overflow-y: auto; flex-wrap: nowrap; }
+#rag-sources-col > * { flex-shrink: 0; }
 .rag-sources { font-size: 0.92rem; line-height: 1.45; }
 .rag-empty { color: var(--body-text-color-subdued); padding: 1rem; border: 1px dashed var(--border-color-primary);
              border-radius: 8px; }
@@ -51,6 +60,22 @@ CSS = """
                padding: 0.5rem 0.8rem; margin-bottom: 0.4rem; }
 .rag-sources details { margin-top: 0.4rem; font-size: 0.85rem; }
 #rag-status { font-size: 0.85rem; color: var(--body-text-color-subdued); }
+.rag-table { width: 100%; border-collapse: collapse; font-size: 0.85rem; margin-bottom: 0.6rem; }
+.rag-table th { text-align: left; font-weight: 600; font-size: 0.75rem; text-transform: uppercase;
+                letter-spacing: 0.03em; color: var(--body-text-color-subdued);
+                border-bottom: 2px solid var(--border-color-primary); padding: 0.25rem 0.35rem; }
+.rag-sources table.rag-table th, .rag-sources table.rag-table td { border: none; }
+.rag-sources table.rag-table td { vertical-align: top; border-bottom: 1px solid var(--border-color-primary);
+                                  padding: 0.4rem 0.35rem; }
+.rag-sources table.rag-table th { border-bottom: 2px solid var(--border-color-primary); }
+.rag-table td.rag-num { font-weight: 600; white-space: nowrap; }
+.rag-table tr.rag-unsupported td.rag-num { color: #dc2626; }
+.rag-table .rag-title { font-weight: 600; }
+.rag-table .rag-meta { margin: 0.1rem 0 0.25rem; }
+.rag-contrib { font-size: 0.85rem; }
+.rag-table td.rag-quote { width: 45%; font-size: 0.82rem; margin: 0; }
+.rag-flagged { color: #991b1b; }
+.rag-leftout li, .rag-flagged-list li { margin-bottom: 0.2rem; }
 """
 
 
@@ -78,8 +103,44 @@ def build_app(pipeline, settings):
         path.write_text(render.export_markdown(turns), encoding="utf-8")
         return gr.DownloadButton(value=str(path), interactive=True)
 
-    def respond(question, turns, top_k, max_new_tokens):
-        """Stream one answer. Yields (textbox, chatbot, sources, status, turns, export)."""
+    def summarize(topic, turns):
+        """Build one summary, showing each step and the draft in the chat. Yields like `respond`."""
+        pending = turns + [Turn(question=topic, answer=None, error=None)]
+        progress = ("finding the relevant papers", 0, 0)
+        parts: list[str] = []
+
+        def chat():
+            return render.turn_messages(pending, pending_markdown=render.summary_progress_markdown(
+                *progress, draft="".join(parts)))
+        yield "", chat(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        summary: Answer | None = None
+        try:
+            for kind, value in summary_events(pipeline, topic):
+                if kind == "progress":
+                    progress = value
+                elif isinstance(value, Answer):
+                    summary = value
+                    break
+                else:
+                    parts.append(value)
+                yield gr.skip(), chat(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        except RagError as e:
+            turns.append(Turn(question=topic, answer=None, error=str(e)))
+            yield gr.skip(), render.turn_messages(turns), gr.skip(), gr.skip(), turns, gr.skip()
+            return
+        except Exception:   # never a traceback in the chat; the terminal gets it
+            traceback.print_exc()
+            turns.append(Turn(question=topic, answer=None,
+                              error="something unexpected went wrong; the details are in the server's terminal"))
+            yield gr.skip(), render.turn_messages(turns), gr.skip(), gr.skip(), turns, gr.skip()
+            return
+        turns.append(Turn(question=topic, answer=summary, error=None if summary else "no summary was produced"))
+        yield ("", render.turn_messages(turns), render.sources_html(summary),
+               render.status_line(model_info, summary), turns, export_button(turns))
+
+    def respond(question, turns, top_k, max_new_tokens, mode=ASK):
+        """Stream one answer (or, in Summarize mode, one summary). Yields (textbox, chatbot, sources, status,
+        turns, export)."""
         turns = list(turns or [])
         question = str(question or "")
         try:
@@ -87,6 +148,9 @@ def build_app(pipeline, settings):
         except RagError as e:
             turns.append(Turn(question=question, answer=None, error=str(e)))
             yield "", render.turn_messages(turns), gr.skip(), gr.skip(), turns, gr.skip()
+            return
+        if mode == SUMMARIZE:
+            yield from summarize(question, turns)
             return
         history = render.pipeline_history(turns)
         pending = turns + [Turn(question=question, answer=None, error=None)]
@@ -120,40 +184,95 @@ def build_app(pipeline, settings):
         return ("", [], render.SOURCES_PLACEHOLDER, render.status_line(model_info), [],
                 gr.DownloadButton(value=None, interactive=False))
 
+    def switch_mode(mode):
+        """The textbox hint and the button label follow the mode."""
+        return (gr.Textbox(placeholder=PLACEHOLDERS.get(mode, PLACEHOLDERS[ASK])),
+                gr.Button(SUMMARIZE if mode == SUMMARIZE else ASK))
+
     with gr.Blocks(title="Paper assistant", analytics_enabled=False) as demo:
         turns = gr.State([])
-        gr.Markdown("## Ask the paper collection\nShort answers from the ML paper abstracts, with numbered "
-                    "citations. The cited papers and their supporting sentences appear on the right.")
+        gr.Markdown("## Ask the paper collection\n**Ask**: a short answer from the ML paper abstracts, with "
+                    "numbered citations. **Summarize**: a cited summary of everything the collection says on a "
+                    "topic, with a per-paper table. The papers and their supporting sentences appear on the right.")
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=420):
                 chatbot = gr.Chatbot(label="Chat", show_label=False, elem_id="rag-chat", height=520, latex_delimiters=[],
                                      buttons=["copy"], feedback_options=None, group_consecutive_messages=False,
                                      placeholder="Ask about the papers, or pick an example below.")
+                mode = gr.Radio(MODES, value=ASK, show_label=False, container=False, elem_id="rag-mode")
                 with gr.Row():
-                    question = gr.Textbox(show_label=False, placeholder="Ask a question about the papers…",
+                    question = gr.Textbox(show_label=False, placeholder=PLACEHOLDERS[ASK],
                                           lines=1, max_lines=4, scale=6, elem_id="rag-question", autofocus=True)
                     ask = gr.Button("Ask", variant="primary", scale=1, min_width=80)
                 with gr.Row():
                     new = gr.Button("New chat", size="sm")
                     export = gr.DownloadButton("Export as Markdown", size="sm", interactive=False)
-                gr.Examples(EXAMPLES, inputs=question, label="Example questions")
+                gr.Examples(EXAMPLES, inputs=[question, mode], label="Examples (question or topic, and mode)")
                 with gr.Accordion("Settings", open=False):
-                    top_k = gr.Slider(1, 10, value=top_k_default, step=1, label="Number of papers")
+                    top_k = gr.Slider(1, 10, value=top_k_default, step=1, label="Number of papers",
+                                      info="Ask mode; Summarize keeps every paper above a relevance cut-off")
                     max_new = gr.Slider(*MAX_NEW_TOKENS_RANGE, value=max_new_default, step=16,
-                                        label="Maximum answer length (tokens)")
+                                        label="Maximum answer length (tokens)", info="Ask mode")
             with gr.Column(scale=2, min_width=320, elem_id="rag-sources-col"):
                 gr.Markdown("### Sources")
                 sources = gr.HTML(render.SOURCES_PLACEHOLDER, elem_id="rag-sources")
         status = gr.Markdown(render.status_line(model_info), elem_id="rag-status")
 
         outputs = [question, chatbot, sources, status, turns, export]
-        inputs = [question, turns, top_k, max_new]
+        inputs = [question, turns, top_k, max_new, mode]
+        mode.change(switch_mode, mode, [question, ask], queue=False, show_progress="hidden")
         # "minimal": the sources panel keeps showing the last answer's papers while the next one streams
         submitted = question.submit(respond, inputs, outputs, show_progress="minimal")
         clicked = ask.click(respond, inputs, outputs, show_progress="minimal")
         new.click(new_chat, None, outputs, cancels=[submitted, clicked], queue=False)
         chatbot.clear(new_chat, None, outputs, cancels=[submitted, clicked], queue=False)
     return demo
+
+
+class _Stopped(Exception):
+    """Raised inside the summary worker once nobody is listening any more (New chat, closed tab)."""
+
+
+def summary_events(pipeline, topic: str):
+    """Run pipeline.summarize(topic, stream=True) in a worker thread and yield its events as they happen:
+    ("progress", (message, done, total)), ("item", text piece or the final Summary). A thread, because the
+    summarizer reports progress (reading papers, checking citations) between the pieces it yields, and the
+    chat should show each step as it starts. Errors are re-raised here; stopping early stops the worker at
+    its next step."""
+    events: queue.Queue = queue.Queue()
+    stop = threading.Event()
+    done = object()
+
+    def on_progress(message: str, n: int, total: int) -> None:
+        if stop.is_set():
+            raise _Stopped
+        events.put(("progress", (message, n, total)))
+
+    def work() -> None:
+        try:
+            for item in pipeline.summarize(topic, on_progress=on_progress, stream=True):
+                if stop.is_set():
+                    break
+                events.put(("item", item))
+        except _Stopped:
+            pass
+        except BaseException as e:     # handed to the consumer, which reports it
+            events.put(("error", e))
+        finally:
+            events.put(("end", done))
+
+    worker = threading.Thread(target=work, name="rag-summary", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = events.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield kind, value
+    finally:
+        stop.set()
 
 
 def parse_auth(value: str) -> tuple[str, str] | None:

@@ -1,10 +1,12 @@
-"""Pure rendering: Answer -> chat markdown, sources-panel HTML, export markdown, status line.
+"""Pure rendering: Answer (or Summary) -> chat markdown, sources-panel HTML, export markdown, status line.
 
 Nothing here touches a model or Gradio. Every string that comes from a paper, the user or the model
 (titles, quotes, abstracts, answer text) is HTML-escaped and markdown-escaped before it is shown, so a
 title like `<img onerror=...>` or `[click](http://evil)` renders as plain text.
 
 A conversation is a list of turns: {"question": str, "answer": Answer | None, "error": str | None}.
+The answer of a Summarize turn is a rag.summarize.Summary (an Answer subclass); every function below
+dispatches on it, so a conversation can mix questions and summaries.
 """
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ import re
 from datetime import datetime
 from typing import Sequence, TypedDict
 
+from rag.citations import split_sentences
+from rag.summarize import PaperEvidence, Summary, trim_words
 from rag.types import Answer, Citation, Hit, Message
 
 
@@ -24,8 +28,10 @@ class Turn(TypedDict):
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-!|~>$])")
 _ESCAPED_MARKER = re.compile(r"\\\[(\d{1,3})\\\]")
+_ESCAPED_MARKER_RUN = re.compile(r"(?:\\\[\d{1,3}\\\])+")
 _ABSTAIN_ICON = "⊘"
 _WARN = "⚠"
+_UNVERIFIED = "(unverified)"      # what rag.summarize writes into a flagged sentence
 
 
 def escape_md(text: str) -> str:
@@ -62,19 +68,25 @@ def error_markdown(message: str) -> str:
     return f"{_WARN} **Sorry, I could not answer that.** {escape_md(message[:1].upper() + message[1:])}"
 
 
-def _marked_answer_text(answer: Answer) -> str:
-    """Answer text with each marker bold; a marker whose citation is unsupported gets a warning sign."""
-    cites = _by_marker(answer)
-
-    def mark(m: re.Match) -> str:
+def _mark_markers(escaped: str, cites: dict[int, Citation]) -> str:
+    """Markers in already-escaped text bold (a run like [1][3] as one bold span, since "****" would not
+    render); a marker whose citation is unsupported gets a warning sign."""
+    def one(m: re.Match) -> str:
         n = int(m.group(1))
         c = cites.get(n)
-        return f"**\\[{n}\\]**" if c is None or c.supported else f"**\\[{n}\\]{_WARN}**"
-    return _ESCAPED_MARKER.sub(mark, escape_md(answer.answer))
+        return f"\\[{n}\\]" if c is None or c.supported else f"\\[{n}\\]{_WARN}"
+    return _ESCAPED_MARKER_RUN.sub(lambda run: "**" + _ESCAPED_MARKER.sub(one, run.group(0)) + "**", escaped)
+
+
+def _marked_answer_text(answer: Answer) -> str:
+    """Answer text with each marker bold; a marker whose citation is unsupported gets a warning sign."""
+    return _mark_markers(escape_md(answer.answer), _by_marker(answer))
 
 
 def answer_markdown(answer: Answer) -> str:
     """The final chat message: the cited answer with its source list, or a distinct abstention."""
+    if isinstance(answer, Summary) and not answer.abstained:
+        return summary_markdown(answer)
     if answer.abstained:
         lines = [f"{_ABSTAIN_ICON} **No answer found in the collection.**", "",
                  f"> {escape_md(answer.answer)}"]
@@ -92,8 +104,70 @@ def answer_markdown(answer: Answer) -> str:
     return "\n".join(lines)
 
 
-def turn_messages(turns: Sequence[Turn], pending: str | None = None) -> list[Message]:
-    """Chatbot messages (messages format) for the conversation; `pending` is the answer being streamed."""
+def _is_flagged(sentence: str) -> bool:
+    return _UNVERIFIED in sentence
+
+
+def _summary_sentence(sentence: str, cites: dict[int, Citation]) -> str:
+    """One summary sentence as markdown; a flagged one starts with a warning sign and ends bold "(unverified)"."""
+    if not _is_flagged(sentence):
+        return _mark_markers(escape_md(sentence), cites)
+    body = _mark_markers(escape_md(sentence), cites).replace(escape_md(f" {_UNVERIFIED}"), f" **{_UNVERIFIED}**")
+    return f"{_WARN} {body}"
+
+
+def summary_paragraphs_markdown(summary: Summary) -> list[str]:
+    """The checked summary text, paragraph by paragraph, markers bold and flagged sentences marked."""
+    cites = _by_marker(summary)
+    return [" ".join(_summary_sentence(s, cites) for s in split_sentences(p))
+            for p in summary.answer.split("\n\n") if p.strip()]
+
+
+def summary_markdown(summary: Summary) -> str:
+    """The final chat message of a summary: heading, checked paragraphs, the numbered papers, and notes on
+    unverified sentences and near misses. An abstention renders exactly like an Ask abstention."""
+    if summary.abstained:
+        return answer_markdown(summary)
+    n = len(summary.papers)
+    lines = [f"**Summary of {n} paper{'s' * (n != 1)}** on *{escape_md(summary.query or summary.question)}*", ""]
+    for paragraph in summary_paragraphs_markdown(summary):
+        lines += [paragraph, ""]
+    cites = _by_marker(summary)
+    lines.append("**Papers**")
+    for p in summary.papers:
+        c = cites.get(p.marker)
+        note = "" if c is None or c.supported else f" — {_WARN} *not supported by this paper's text*"
+        lines.append(f"- **\\[{p.marker}\\]** {escape_md(p.hit.paper.title)}{note}")
+    notes = []
+    if summary.flagged:
+        k = len(summary.flagged)
+        notes.append(f"{_WARN} {k} sentence{'s' * (k != 1)} marked **{_UNVERIFIED}**: no paper's text backs "
+                     f"{'them' if k != 1 else 'it'}.")
+    if summary.left_out:
+        k = len(summary.left_out)
+        notes.append(f"{k} more paper{'s' * (k != 1)} fell just below the relevance cut-off (listed under "
+                     f"Sources).")
+    if notes:
+        lines += [""] + [" ".join(notes)]
+    return "\n".join(lines)
+
+
+def summary_progress_markdown(message: str, done: int = 0, total: int = 0, draft: str = "") -> str:
+    """A summary being built: the current step ("Reading 7 of 12 papers…") and the model's draft so far,
+    which the support check may still rewrite."""
+    message = str(message or "finding the relevant papers").strip()
+    step = f"⏳ *{escape_md(message[:1].upper() + message[1:])}…*"
+    if total and "of" not in message.split():
+        step += f" ({done} of {total})"
+    if not draft.strip():
+        return step
+    return f"{step}\n\n*Draft, checked before it is shown:*\n\n> {escape_md(' '.join(draft.split()))} ▌"
+
+
+def turn_messages(turns: Sequence[Turn], pending: str | None = None, *,
+                  pending_markdown: str | None = None) -> list[Message]:
+    """Chatbot messages (messages format) for the conversation; `pending` is the answer being streamed,
+    or `pending_markdown` an already-rendered in-progress message (a summary's progress)."""
     out: list[Message] = []
     for i, t in enumerate(turns):
         out.append({"role": "user", "content": escape_md(t["question"]) if t["question"].strip()
@@ -102,6 +176,8 @@ def turn_messages(turns: Sequence[Turn], pending: str | None = None) -> list[Mes
             out.append({"role": "assistant", "content": error_markdown(t["error"])})
         elif t.get("answer") is not None:
             out.append({"role": "assistant", "content": answer_markdown(t["answer"])})
+        elif pending_markdown is not None and i == len(turns) - 1:
+            out.append({"role": "assistant", "content": pending_markdown})
         elif pending is not None and i == len(turns) - 1:
             out.append({"role": "assistant", "content": streaming_markdown(pending)})
     return out
@@ -114,6 +190,10 @@ def pipeline_history(turns: Sequence[Turn]) -> list[Message]:
         a = t.get("answer")
         if a is None:      # a failed question has no answer to follow up on
             continue
+        if isinstance(a, Summary):   # the topic and the overview paragraph, not the whole (long) summary
+            out += [{"role": "user", "content": a.query or a.question or t["question"]},
+                    {"role": "assistant", "content": a.answer.split("\n\n", 1)[0].strip()}]
+            continue
         out += [{"role": "user", "content": a.question or t["question"]},
                 {"role": "assistant", "content": a.answer}]
     return out
@@ -121,8 +201,8 @@ def pipeline_history(turns: Sequence[Turn]) -> list[Message]:
 
 # ---------------------------------------------------------------- sources panel
 
-SOURCES_PLACEHOLDER = ('<div class="rag-sources rag-empty">Ask a question: the papers cited in the answer '
-                       'appear here, with the sentence that supports each citation highlighted.</div>')
+SOURCES_PLACEHOLDER = ('<div class="rag-sources rag-empty">Ask a question or summarise a topic: the papers '
+                       'cited appear here, with the sentence that supports each citation highlighted.</div>')
 
 
 def highlight(text: str, quote: str) -> str:
@@ -192,7 +272,10 @@ def sources_html(answer: Answer | None) -> str:
     related papers an abstention found."""
     if answer is None:
         return SOURCES_PLACEHOLDER
-    head = f'<div class="rag-head">Question: {escape_html(answer.question)}</div>'
+    if isinstance(answer, Summary) and not answer.abstained:
+        return summary_sources_html(answer)
+    label = "Topic" if isinstance(answer, Summary) else "Question"
+    head = f'<div class="rag-head">{label}: {escape_html(answer.question)}</div>'
     if answer.abstained:
         related = answer.related or answer.sources[:3]
         body = [f'<div class="rag-abstain">{_ABSTAIN_ICON} No answer: {escape_html(answer.answer)}</div>']
@@ -214,6 +297,65 @@ def sources_html(answer: Answer | None) -> str:
     return f'<div class="rag-sources">{head}<div class="rag-sub">Cited papers</div>{"".join(cards)}{more}</div>'
 
 
+def _paper_quote_html(p: PaperEvidence, citation: Citation | None) -> str:
+    """The paper's evidence sentences, the one that backs the summary (else the closest to the topic) marked."""
+    text = " ".join(p.quotes) or p.best
+    for quote in (citation.quote if citation else "", p.best):
+        marked = highlight(text, quote or "")
+        if "<mark>" in marked:
+            return marked
+    return escape_html(text)
+
+
+def _paper_row(p: PaperEvidence, citation: Citation | None, contribution_words: int) -> str:
+    unsupported = citation is not None and not citation.supported
+    if citation is None:
+        badge = ""
+    elif citation.supported:
+        badge = ' <span class="rag-badge rag-ok">✓ supported</span>'
+    else:
+        badge = f' <span class="rag-badge rag-bad">{_WARN} not supported by this paper\'s text</span>'
+    meta = _meta(p.hit)
+    link = f'<div class="rag-link">{escape_html(p.hit.paper.url)}</div>' if p.hit.paper.url else ""
+    return (f'<tr class="rag-row{" rag-unsupported" if unsupported else ""}" data-marker="{p.marker}">'
+            f'<td class="rag-num">[{p.marker}]</td>'
+            f'<td><div class="rag-title">{escape_html(p.hit.paper.title)}</div>'
+            f'<div class="rag-meta">{meta}{badge}</div>'
+            f'<div class="rag-contrib">{escape_html(trim_words(p.contribution, contribution_words))}</div>{link}</td>'
+            f'<td class="rag-quote">{_paper_quote_html(p, citation)}</td></tr>')
+
+
+_FLAG_REASONS = {"unsupported": "the cited paper's text does not back it", "uncited": "it cites no paper"}
+
+
+def summary_sources_html(summary: Summary) -> str:
+    """The panel beside a summary: one table row per summarised paper (title, one-line contribution, the
+    supporting quote highlighted), the unverified sentences, and the papers left out just below the cut-off."""
+    if summary.abstained:
+        return sources_html(summary)
+    cites = _by_marker(summary)
+    n = len(summary.papers)
+    parts = [f'<div class="rag-sources rag-summary"><div class="rag-head">Topic: {escape_html(summary.question)}</div>',
+             f'<div class="rag-sub">{n} paper{"s" * (n != 1)} summarised</div>',
+             '<table class="rag-table"><thead><tr><th>#</th><th>Paper · contribution</th><th>Supporting quote</th>'
+             '</tr></thead><tbody>']
+    parts += [_paper_row(p, cites.get(p.marker), summary.contribution_words) for p in summary.papers]
+    parts.append("</tbody></table>")
+    if summary.flagged:
+        items = "".join(f'<li class="rag-flagged">{_WARN} {escape_html(f.get("sentence", ""))} <span class="rag-meta">'
+                        f'({escape_html(_FLAG_REASONS.get(f.get("reason", ""), f.get("reason", "unverified")))})'
+                        f'</span></li>' for f in summary.flagged)
+        parts.append(f'<div class="rag-sub">Unverified sentences ({len(summary.flagged)})</div>'
+                     f'<ul class="rag-flagged-list">{items}</ul>')
+    if summary.left_out:
+        items = "".join(f'<li>{escape_html(h.paper.title)} <span class="rag-meta">score {h.score:.3f} · '
+                        f'cosine {h.dense:.2f}</span></li>' for h in summary.left_out)
+        parts.append(f'<div class="rag-sub">Left out, just below the cut-off ({len(summary.left_out)})</div>'
+                     f'<ul class="rag-leftout">{items}</ul>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
 # ---------------------------------------------------------------- status and export
 
 def status_line(model: dict[str, str], answer: Answer | None = None) -> str:
@@ -228,6 +370,51 @@ def status_line(model: dict[str, str], answer: Answer | None = None) -> str:
     return line
 
 
+def _reference(hit: Hit) -> str:
+    """Title. Authors. Year. <url> — one entry of a reference list."""
+    bits = [escape_md(hit.paper.title)]
+    if hit.paper.authors:
+        bits.append(escape_md(hit.paper.authors))
+    if hit.paper.year:
+        bits.append(str(hit.paper.year))
+    if hit.paper.url:
+        bits.append(f"<{hit.paper.url}>" if re.fullmatch(r"https?://[^\s<>]+", hit.paper.url)
+                    else escape_md(hit.paper.url))
+    return ". ".join(b.rstrip(".") for b in bits) + "."
+
+
+def _export_summary(s: Summary, q: int, refs: dict[str, dict]) -> list[str]:
+    """A summary in the export: its checked paragraphs, then its own numbered reference list (contribution
+    and quote per paper), the papers left out; its papers also join the conversation's References."""
+    n = len(s.papers)
+    lines = [f"_Summary of {n} paper{'s' * (n != 1)} on \"{escape_md(s.query or s.question)}\"_", ""]
+    for paragraph in s.answer.split("\n\n"):
+        if paragraph.strip():
+            sentences = [(f"{_WARN} " if _is_flagged(x) else "") + escape_md(x) for x in split_sentences(paragraph)]
+            lines += [" ".join(sentences), ""]
+    cites = _by_marker(s)
+    lines += [f"**References for Q{q}**", ""]
+    for p in s.papers:
+        c = cites.get(p.marker)
+        note = "" if c is None or c.supported else f" ({_WARN} not supported by the paper's text)"
+        lines.append(f"- \\[{p.marker}\\] {_reference(p.hit)}{note}")
+        lines.append(f"  Contribution: {escape_md(trim_words(p.contribution, s.contribution_words))}")
+        quote = c.quote if c is not None and c.quote else p.best
+        if quote and quote != p.contribution:
+            lines.append(f"  > {escape_md(quote)}")
+        ref = refs.setdefault(p.hit.paper.paper_id, {"title": p.hit.paper.title, "hit": p.hit, "cited_in": []})
+        if ref["hit"] is None:
+            ref["hit"] = p.hit
+        ref["cited_in"].append(f"Q{q} \\[{p.marker}\\]")
+    if s.flagged:
+        lines += ["", f"{_WARN} {len(s.flagged)} sentence(s) marked {escape_md(_UNVERIFIED)}: no paper's text backs them."]
+    if s.left_out:
+        lines += ["", "Left out, just below the relevance cut-off:", ""]
+        lines += [f"- {escape_md(h.paper.title)}" for h in s.left_out]
+    lines.append("")
+    return lines
+
+
 def export_markdown(turns: Sequence[Turn], *, now: datetime | None = None) -> str:
     """The conversation as Markdown, each answer with its citations, then one reference list."""
     now = now or datetime.now()
@@ -238,6 +425,9 @@ def export_markdown(turns: Sequence[Turn], *, now: datetime | None = None) -> st
         a = t.get("answer")
         if a is None:
             lines += [f"> Error: {escape_md(t.get('error') or 'no answer')}", ""]
+            continue
+        if isinstance(a, Summary) and not a.abstained:
+            lines += _export_summary(a, q, refs)
             continue
         if a.abstained:
             lines += [f"> {escape_md(a.answer)}", ""]
