@@ -22,10 +22,10 @@ def build_embedder(settings: Settings):
     return SentenceTransformerEmbedder(settings.embedder)
 
 
-def open_store(settings: Settings, embedder, *, url: str = ""):
+def open_store(settings: Settings, embedder):
     from rag.store import ChromaStore, open_client
 
-    client = open_client(settings.store_dir, url=url)
+    client = open_client(settings.store_dir, url=settings.chroma_url)
     return client, ChromaStore(client, settings.collection, embedder_name=embedder.name)
 
 

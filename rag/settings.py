@@ -17,6 +17,7 @@ class Settings:
     llm_base_url: str = ""                   # RAG_LLM_BASE_URL: an OpenAI-compatible server instead of a local model
     llm_model: str = ""                      # RAG_LLM_MODEL: the model name on that server
     llm_api_key: str = ""                    # RAG_LLM_API_KEY (optional)
+    chroma_url: str = ""                     # RAG_CHROMA_URL: a Chroma server (http://host:port) instead of the embedded store
     collection: str = "papers"               # RAG_COLLECTION
     top_k: int = 5                           # papers given to the model
     passages_per_paper: int = 1              # passages of each paper put in the prompt
@@ -36,7 +37,7 @@ class Settings:
 _ENV = {
     "RAG_HOME": "home", "RAG_MODELS_DIR": "models_home", "RAG_EMBEDDER": "embedder", "RAG_GENERATOR": "generator",
     "RAG_PRECISION": "precision", "RAG_LLM_BASE_URL": "llm_base_url", "RAG_LLM_MODEL": "llm_model",
-    "RAG_LLM_API_KEY": "llm_api_key", "RAG_COLLECTION": "collection", "RAG_FUSION": "fusion",
+    "RAG_LLM_API_KEY": "llm_api_key", "RAG_COLLECTION": "collection", "RAG_CHROMA_URL": "chroma_url", "RAG_FUSION": "fusion",
     "RAG_TOP_K": "top_k", "RAG_MAX_NEW_TOKENS": "max_new_tokens",
 }
 

@@ -11,7 +11,16 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
+from pathlib import Path  # noqa: E402
+
 from rag.corpus import parse_plain  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_models_dir() -> Path:
+    """Converted models are cached once for all model tests: $RAG_MODELS_DIR, else <repo>/.rag/models."""
+    return Path(os.environ.get("RAG_MODELS_DIR") or REPO / ".rag" / "models")
 from rag.types import Paper  # noqa: E402
 
 TINY = """Get trending papers in your email inbox once a day!

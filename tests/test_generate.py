@@ -182,10 +182,10 @@ def test_conversion_is_reused_only_with_a_matching_marker(tmp_path):
 # --- the real bundled model --------------------------------------------------------------------
 
 def _test_models_dir() -> Path:
-    if os.environ.get("RAG_TEST_MODELS"):
-        return Path(os.environ["RAG_TEST_MODELS"])
-    home = Path(os.environ["RAG_HOME"]) if os.environ.get("RAG_HOME") else Path.home() / ".cache/rag-test"
-    return home / "models"
+    """The converted-model cache every model test shares (see tests/conftest.py)."""
+    from tests.conftest import shared_models_dir
+
+    return shared_models_dir()
 
 
 @pytest.mark.model
