@@ -34,9 +34,30 @@ ATTACH_MARGIN = 0.08         # an uncited sentence gets a marker only when one s
 
 
 def split_sentences(text: str) -> list[str]:
-    """Sentences, with markers written after the full stop moved in front of it ("x. [1]" -> "x [1].")."""
-    text = _MARKERS_AFTER_STOP.sub(lambda m: f"{m.group(2)}{m.group(1)}", text.strip())
-    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+    """Sentences, one line or more each, with every marker placed at the end of the sentence it cites.
+
+    Markers written after the full stop move in front of it ("x. [1]" -> "x [1]."), and a line in a
+    small model's "[1] x [2] y" style (markers leading their text) becomes "x [1]." and "y [2].".
+    """
+    out: list[str] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if MARKER.match(line):
+            parts = MARKER.split(line)        # ["", "1", " text ", "2", " more"]
+            for nums, body in zip(parts[1::2], parts[2::2]):
+                for sentence in _SENTENCE_END.split(body.strip()):
+                    sentence = sentence.strip()
+                    if sentence in (".", "!", "?") and out:     # "x [1]." : the stop after a marker
+                        out[-1] = out[-1].rstrip(".!?") + sentence
+                        continue
+                    stop = sentence[-1] if sentence[-1:] in (".", "!", "?") else ""
+                    sentence = sentence.rstrip(".!?").rstrip()
+                    if sentence:       # a sentence cut off by the token limit keeps no full stop
+                        out.append(f"{sentence} [{nums}]{stop}")
+            continue
+        line = _MARKERS_AFTER_STOP.sub(lambda m: f"{m.group(2)}{m.group(1)}", line)
+        out.extend(s.strip() for s in _SENTENCE_END.split(line) if s.strip())
+    return out
 
 
 def markers_in(text: str) -> list[int]:
@@ -111,14 +132,22 @@ class SupportChecker:
                 self._cache.popitem(last=False)
         return sentences, vectors
 
-    def relevant_sentences(self, query: str, paper: Paper, *, max_words: int = 90,
-                           vector: Sequence[float] | None = None) -> str:
-        """The abstract's sentences most related to the query, in their original order, within max_words."""
+    def rank_sentences(self, query: str, paper: Paper, vector: Sequence[float] | None = None) -> list[float]:
+        """Relevance of each abstract sentence to the query: cosine + half the query-word overlap."""
         sentences, vectors = self._paper_sentences(paper)
         vector = vector if vector is not None else self.embedder.embed([query])[0]
         words = content_words(query)
-        scores = [sum(a * b for a, b in zip(vector, v)) + 0.5 * _overlap(words, content_words(s))
-                  for s, v in zip(sentences, vectors)]
+        return [sum(a * b for a, b in zip(vector, v)) + 0.5 * _overlap(words, content_words(s))
+                for s, v in zip(sentences, vectors)]
+
+    def sentences(self, paper: Paper) -> list[str]:
+        return self._paper_sentences(paper)[0]
+
+    def relevant_sentences(self, query: str, paper: Paper, *, max_words: int = 90,
+                           vector: Sequence[float] | None = None) -> str:
+        """The abstract's sentences most related to the query, in their original order, within max_words."""
+        sentences = self.sentences(paper)
+        scores = self.rank_sentences(query, paper, vector)
         chosen, used = [], 0
         for i in sorted(range(len(sentences)), key=lambda i: -scores[i]):
             n = len(sentences[i].split())
@@ -160,14 +189,20 @@ class CheckedAnswer:
     repaired: int = 0              # markers moved to the source that actually backs the sentence
 
 
+SHORT_CLAIM_WORDS = 4          # a shorter sentence ("85 [1].") is read together with the question
+
+
 def check_citations(answer: str, hits: Sequence[Hit], checker: SupportChecker, *,
-                    attach: bool = True) -> CheckedAnswer:
+                    attach: bool = True, question: str = "") -> CheckedAnswer:
     """Keep valid markers, attach or repair them where one source clearly backs a sentence, and
     mark each citation supported or not with its best quote. Markers number `hits` from 1."""
     text = keep_valid_markers(answer, len(hits))
     sentences = split_sentences(text)
     claims = [strip_markers(s) for s in sentences]
-    vectors = checker.embedder.embed(claims) if claims else []
+    # An elliptical answer means what it says about the question: embed the two together.
+    in_context = [f"{question} {c}" if question and len(content_words(c)) < SHORT_CLAIM_WORDS else c
+                  for c in claims]
+    vectors = checker.embedder.embed(in_context) if claims else []
     out_sentences, per_marker = [], {}
     attached = repaired = 0
     for sentence, claim, vector in zip(sentences, claims, vectors):

@@ -28,6 +28,7 @@ class AbstainPolicy:
     min_dense_low_coverage: float = 0.40   # ... which a low-coverage (paraphrased) question needs instead
     drop_unsupported: bool = True  # answer only with sentences a cited paper backs; none left -> refuse
     numbers_for_quantities: bool = True    # "how many / what accuracy" questions need a backed number
+    min_extractive: float = 0.75   # relevance (cosine + word overlap / 2) an extracted sentence needs
 
     def weak_evidence(self, evidence: dict[str, float]) -> bool:
         if evidence["dense"] < self.min_dense:
@@ -81,6 +82,20 @@ class Pipeline:
                                                               vector=vector)])
                 for h in hits]
 
+    def extract(self, query: str, hits: Sequence[Hit], top: int = 3) -> str | None:
+        """The best-matching abstract sentence among the top papers, cited, or None if none is close."""
+        vector = self.checker.embedder.embed([query])[0]
+        best = (0.0, "", 0)
+        for n, hit in enumerate(hits[:top], 1):
+            for score, sentence in zip(self.checker.rank_sentences(query, hit.paper, vector),
+                                       self.checker.sentences(hit.paper)):
+                if score > best[0]:
+                    best = (score, sentence, n)
+        score, sentence, n = best
+        if score < self.policy.min_extractive:
+            return None
+        return f"{sentence.rstrip('.!? ')} [{n}]."
+
     def stream(self, question: str, *, history: Sequence[Message] | None = None, top_k: int | None = None,
                max_new_tokens: int | None = None, where: dict | None = None) -> Iterator[str | Answer]:
         """Yield answer text as it is generated, then the checked `Answer` last."""
@@ -93,12 +108,14 @@ class Pipeline:
         evidence = self.evidence(query, hits)
         timings = {"retrieve_s": t_retrieved - t0}
 
+        raw = ""
+
         def refuse(reason: str) -> Answer:
             timings["total_s"] = time.perf_counter() - t0
             timings.setdefault("first_token_s", timings["total_s"])
             return Answer(question=question, answer=CANNOT_ANSWER, abstained=True, citations=[], sources=hits,
                           timings=timings, model=self.model_info, query=query, related=hits[:3],
-                          evidence={**evidence, "abstain_reason_" + reason: 1.0})
+                          evidence={**evidence, "abstain_reason_" + reason: 1.0}, draft=raw)
 
         if not hits or not content_words(query) or self.policy.weak_evidence(evidence):
             yield CANNOT_ANSWER
@@ -115,7 +132,17 @@ class Pipeline:
         if is_cannot_answer(raw) or not raw:
             yield refuse("model")
             return
-        checked = check_citations(raw, hits, self.checker)
+        checked = check_citations(raw, hits, self.checker, question=question)
+        extractive = False
+        if all(s["supported"] is None for s in checked.sentences):
+            # The draft says nothing (a list of titles, bare markers): answer with the sentence of the
+            # top papers that best answers the question, if one is close enough.
+            fallback = self.extract(query, hits)
+            if fallback is None:
+                yield refuse("no_content")
+                return
+            checked = check_citations(fallback, hits, self.checker, question=question)
+            extractive = True
         dropped = 0
         if self.policy.drop_unsupported:
             kept = [s["text"] for s in checked.sentences if s["supported"]]
@@ -124,7 +151,7 @@ class Pipeline:
                 yield refuse("unsupported")
                 return
             if dropped:
-                checked = check_citations(" ".join(kept), hits, self.checker)
+                checked = check_citations(" ".join(kept), hits, self.checker, question=question)
         if (self.policy.numbers_for_quantities and QUANTITY_QUESTION.search(question)
                 and not numbers_in(strip_markers(checked.text))):
             yield refuse("no_number")
@@ -133,7 +160,7 @@ class Pipeline:
         yield Answer(question=question, answer=checked.text, abstained=False, citations=checked.citations,
                      sources=hits, timings=timings, model=self.model_info, query=query,
                      evidence={**evidence, "attached": checked.attached, "repaired": checked.repaired,
-                               "dropped_sentences": dropped})
+                               "dropped_sentences": dropped, "extractive": float(extractive)}, draft=raw)
 
     def ask(self, question: str, **kw) -> Answer:
         """The whole answer at once."""

@@ -61,6 +61,7 @@ class Answer:
     query: str = ""             # the standalone query used for retrieval
     related: list[Hit] = field(default_factory=list)  # closest papers when abstaining
     evidence: dict[str, float] = field(default_factory=dict)  # abstention signals
+    draft: str = ""             # the model's own text, before checking (shown for transparency and eval)
 
     def to_json(self) -> dict:
         """The contract's answer object (../shared/CONTRACT.md), plus extra fields."""
@@ -83,4 +84,5 @@ class Answer:
             "query": self.query,
             "related": [{"paper_id": h.paper.paper_id, "title": h.paper.title} for h in self.related],
             "evidence": {k: round(v, 4) for k, v in self.evidence.items()},
+            "draft": self.draft,
         }

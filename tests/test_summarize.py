@@ -191,7 +191,7 @@ def test_tidy_drops_copied_titles_and_a_cut_off_last_sentence():
     assert tidy(listing, []) == ""
     assert tidy("A finding [1].\nA list item\nAnother finding [2].", []) == "A finding [1]. Another finding [2]."
     cut = "[1] First point [1].\n[2] Second point [2]. Third point cut off by the"
-    assert tidy(cut, []) == "[1] First point [1]. [2] Second point [2]."
+    assert tidy(cut, []) == "First point [1]. Second point [2]."
 
 
 def test_a_list_of_titles_is_not_kept_as_a_sentence(make_summarizer):
