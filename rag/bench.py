@@ -250,19 +250,23 @@ def time_to_ready(env: dict[str, str], *, timeout: float = 1800) -> dict:
 
 # -- answers ---------------------------------------------------------------------------------------------
 class RecordingGenerator:
-    """Wraps a generator; remembers the last chat it was asked and the pieces it streamed."""
+    """Wraps a generator; remembers the last chat it was asked, the pieces it streamed and the prefill time."""
 
     def __init__(self, inner) -> None:
         self.inner, self.name = inner, getattr(inner, "name", type(inner).__name__)
-        self.messages: list | None = None
-        self.pieces: list[str] = []
+        self.reset()
 
     def reset(self) -> None:
-        self.messages, self.pieces = None, []
+        self.messages: list | None = None
+        self.pieces: list[str] = []
+        self.prefill_s: float | None = None    # from the model being asked to its first piece
 
     def stream(self, messages, *, max_new_tokens: int):
-        self.messages, self.pieces = list(messages), []
+        self.messages, self.pieces, self.prefill_s = list(messages), [], None
+        t0 = time.perf_counter()
         for piece in self.inner.stream(messages, max_new_tokens=max_new_tokens):
+            if self.prefill_s is None:
+                self.prefill_s = time.perf_counter() - t0
             self.pieces.append(piece)
             yield piece
 
@@ -293,7 +297,8 @@ def measure_answer(ask: Callable[[str], object], recorder: RecordingGenerator, q
     return {"question": question, "answer": answer.answer, "abstained": answer.abstained,
             "correct": not answer.abstained and all(k.casefold() in text for k in keywords),
             "reached_model": called, "prompt_tokens": recorder.prompt_tokens() if called else None,
-            "generated_tokens": generated, "retrieve_s": _r(t.get("retrieve_s")), "first_token_s": _r(first),
+            "generated_tokens": generated, "retrieve_s": _r(t.get("retrieve_s")), "prefill_s": _r(recorder.prefill_s),
+            "first_token_s": _r(first),
             "total_s": _r(total), "decode_tokens_per_s": _r(decode, 1)}
 
 
@@ -303,14 +308,15 @@ def summarize_answers(rows: Sequence[dict]) -> dict:
     return {"questions": len(rows), "reached_model": sum(r["reached_model"] for r in rows),
             "abstained": sum(r["abstained"] for r in rows), "correct": sum(r["correct"] for r in rows),
             **{k: _r(_median(r[k] for r in model), 3 if k.endswith("_s") else 1)
-               for k in ("prompt_tokens", "generated_tokens", "first_token_s", "decode_tokens_per_s", "total_s")},
+               for k in ("prompt_tokens", "generated_tokens", "retrieve_s", "prefill_s", "first_token_s",
+                       "decode_tokens_per_s", "total_s")},
             "per_question": list(rows)}
 
 
 def ratios(ours: dict, baseline: dict) -> dict:
     """ours / baseline for each answer figure."""
     out = {}
-    for k in ("prompt_tokens", "first_token_s", "decode_tokens_per_s", "total_s", "correct"):
+    for k in ("prompt_tokens", "prefill_s", "first_token_s", "decode_tokens_per_s", "total_s", "correct"):
         a, b = ours.get(k), baseline.get(k)
         out[k] = _r(a / b) if a is not None and b else None
     return out
@@ -373,7 +379,8 @@ def format_table(result: dict) -> str:
     a = result["answers"]
     lines.append(f"\nanswers (medians over questions that reached the model)   ours"
                  + ("      baseline  ours/baseline" if a.get("baseline") else ""))
-    for key, label in (("prompt_tokens", "prompt tokens"), ("first_token_s", "first token (s)"),
+    for key, label in (("prompt_tokens", "prompt tokens"), ("prefill_s", "model prefill, asked to first piece (s)"),
+                       ("first_token_s", "first token, from the question (s)"),
                        ("decode_tokens_per_s", "decode tokens/s"), ("total_s", "end to end (s)"),
                        ("correct", "correct answers"), ("abstained", "abstained")):
         row = f"  {label:<56} {_fmt(a['ours'][key]):>6}"

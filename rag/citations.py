@@ -20,7 +20,7 @@ MARKER = re.compile(r"\[\s*(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\s*\]")
 _MARKERS_AFTER_STOP = re.compile(r"([.!?])((?:\s*\[\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*\])+)")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 _WORD = re.compile(r"[a-z][a-z0-9\-]+|\d+(?:[.,]\d+)*%?")
-_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?![\w])")
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?![\dA-Z])")   # "40x", "114k" count; "3DIEBench" does not
 STOPWORDS = frozenset("""a an the and or but of in on at to for from by with as is are was were be been being this that
 these those it its they their them we our you your he she his her which who whom what when where why how than then there
 here such can could may might will would shall should do does did done has have had not no nor also into onto over under
@@ -118,6 +118,22 @@ class SupportChecker:
         self._cache: OrderedDict[str, tuple[list[str], list[list[float]]]] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
+
+    def prefetch(self, papers: Sequence[Paper]) -> None:
+        """Embed the sentences of every paper not yet cached in one call (one call is much cheaper than many)."""
+        with self._lock:
+            todo = [p for p in papers if p.paper_id not in self._cache]
+        if not todo:
+            return
+        split = [split_sentences(p.abstract) or [p.abstract] for p in todo]
+        vectors = self.embedder.embed([s for sentences in split for s in sentences])
+        with self._lock:
+            i = 0
+            for paper, sentences in zip(todo, split):
+                self._cache[paper.paper_id] = (sentences, vectors[i:i + len(sentences)])
+                i += len(sentences)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
 
     def _paper_sentences(self, paper: Paper) -> tuple[list[str], list[list[float]]]:
         with self._lock:

@@ -74,17 +74,19 @@ class Pipeline:
                 "dense": max((h.dense for h in hits[:3]), default=0.0),
                 "bm25": max((h.bm25 for h in hits[:3]), default=0.0)}
 
-    def focus(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
+    def focus(self, query: str, hits: Sequence[Hit], vector: Sequence[float] | None = None) -> list[Hit]:
         """Hits whose passage is only the abstract sentences closest to the query: a short prompt is a fast one."""
-        vector = self.checker.embedder.embed([query])[0]
+        vector = vector if vector is not None else self.checker.embedder.embed([query])[0]
+        self.checker.prefetch([h.paper for h in hits])
         return [Hit(paper=h.paper, score=h.score, dense=h.dense, bm25=h.bm25,
                     passages=[self.checker.relevant_sentences(query, h.paper, max_words=self.passage_words,
                                                               vector=vector)])
                 for h in hits]
 
-    def extract(self, query: str, hits: Sequence[Hit], top: int = 3) -> str | None:
+    def extract(self, query: str, hits: Sequence[Hit], top: int = 3,
+                vector: Sequence[float] | None = None) -> str | None:
         """The best-matching abstract sentence among the top papers, cited, or None if none is close."""
-        vector = self.checker.embedder.embed([query])[0]
+        vector = vector if vector is not None else self.checker.embedder.embed([query])[0]
         best = (0.0, "", 0)
         for n, hit in enumerate(hits[:top], 1):
             for score, sentence in zip(self.checker.rank_sentences(query, hit.paper, vector),
@@ -103,7 +105,8 @@ class Pipeline:
         question = self.validate(question)
         history = [m for m in (history or []) if isinstance(m, dict) and m.get("role") in ("user", "assistant")]
         query = standalone_query(question, history)
-        hits = self.retriever.retrieve(query, top_k or self.top_k, where=where)
+        vector = self.checker.embedder.embed([query])[0]      # embedded once, used by every step below
+        hits = self.retriever.retrieve(query, top_k or self.top_k, where=where, vector=vector)
         t_retrieved = time.perf_counter()
         evidence = self.evidence(query, hits)
         timings = {"retrieve_s": t_retrieved - t0}
@@ -121,7 +124,7 @@ class Pipeline:
             yield CANNOT_ANSWER
             yield refuse("weak_evidence")
             return
-        messages = build_messages(question_in_context(question, history), self.focus(query, hits))
+        messages = build_messages(question_in_context(question, history), self.focus(query, hits, vector))
         parts: list[str] = []
         for token in self.generator.stream(messages, max_new_tokens=max_new_tokens or self.max_new_tokens):
             if not parts:
@@ -137,7 +140,7 @@ class Pipeline:
         if all(s["supported"] is None for s in checked.sentences):
             # The draft says nothing (a list of titles, bare markers): answer with the sentence of the
             # top papers that best answers the question, if one is close enough.
-            fallback = self.extract(query, hits)
+            fallback = self.extract(query, hits, vector=vector)
             if fallback is None:
                 yield refuse("no_content")
                 return

@@ -119,9 +119,10 @@ class HybridRetriever:
     def paper(self, paper_id: str) -> Paper:
         return self._papers[paper_id]
 
-    def rankings(self, query: str, *, where: dict | None = None) -> tuple[list, list]:
+    def rankings(self, query: str, *, where: dict | None = None,
+                 vector: Sequence[float] | None = None) -> tuple[list, list]:
         """The dense and BM25 chunk rankings: lists of (row, score), best first."""
-        vector = self.embedder.embed([query])[0]
+        vector = vector if vector is not None else self.embedder.embed([query])[0]
         dense = [(self._row_of[cid], s) for cid, s in self.store.query(vector, CANDIDATES, where=where)
                  if cid in self._row_of]
         sparse = self.bm25.search(query, CANDIDATES)
@@ -130,9 +131,9 @@ class HybridRetriever:
         return dense, sparse
 
     def retrieve(self, query: str, top_k: int = 5, *, where: dict | None = None,
-                 rankings: Sequence[str] = ("dense", "bm25")) -> list[Hit]:
+                 rankings: Sequence[str] = ("dense", "bm25"), vector: Sequence[float] | None = None) -> list[Hit]:
         """The top_k papers for the query, best first, each with its best passages and raw scores."""
-        dense, sparse = self.rankings(query, where=where)
+        dense, sparse = self.rankings(query, where=where, vector=vector)
         chosen = [r for name, r in (("dense", dense), ("bm25", sparse)) if name in rankings]
         as_rows = [[(self._rows[i].chunk_id, self._rows[i].text, s) for i, s in r] for r in chosen]
         fused = _fuse(as_rows, self.fusion) if len(as_rows) > 1 else {cid: s for cid, _, s in as_rows[0]}

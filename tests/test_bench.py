@@ -75,7 +75,7 @@ def test_measure_answer_records_the_generation(make_pipeline):
     assert row["reached_model"] and row["correct"] and not row["abstained"], row
     assert row["generated_tokens"] == 10            # FakeGenerator has no tokenizer: one piece per word
     assert row["prompt_tokens"] is None             # ... nor count_tokens
-    assert row["first_token_s"] <= row["total_s"]
+    assert 0 <= row["prefill_s"] <= row["first_token_s"] <= row["total_s"]
     summary = bench.summarize_answers([row])
     assert summary["correct"] == 1 and summary["total_s"] == row["total_s"]
 
@@ -103,13 +103,13 @@ def test_ratios():
                       "decode_tokens_per_s": None},
                      {"first_token_s": 2.0, "total_s": 4.0, "correct": 0, "prompt_tokens": 600,
                       "decode_tokens_per_s": 10.0})
-    assert r == {"prompt_tokens": 0.5, "first_token_s": 0.5, "decode_tokens_per_s": None, "total_s": 0.5,
+    assert r == {"prompt_tokens": 0.5, "prefill_s": None, "first_token_s": 0.5, "decode_tokens_per_s": None, "total_s": 0.5,
                  "correct": None}
 
 
 def test_format_table_reads_a_whole_result():
     row = {"question": "q", "answer": "a", "abstained": False, "correct": True, "reached_model": True,
-           "prompt_tokens": 400, "generated_tokens": 20, "retrieve_s": 0.05, "first_token_s": 0.9,
+           "prompt_tokens": 400, "generated_tokens": 20, "retrieve_s": 0.05, "prefill_s": 0.7, "first_token_s": 0.9,
            "total_s": 2.0, "decode_tokens_per_s": 18.2}
     ours = bench.summarize_answers([row])
     result = _result(ours=ours, baseline=ours, ratio_ours_over_baseline=bench.ratios(ours, ours))
