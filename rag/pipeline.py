@@ -15,9 +15,29 @@ from rag.retrieve import HybridRetriever, coverage
 from rag.types import Answer, Hit, Message
 
 
-QUANTITY_QUESTION = re.compile(
-    r"\b(how (?:many|much|large|long|fast|big)|what (?:percentage|fraction|share|proportion|number|accuracy|"
-    r"score|error|auc|map|f1|speed-?up|improvement|mean average precision)|by how)\b", re.I)
+QUANTITY_QUESTION = re.compile(r"\b(how (?:many|much|large|long|fast|big)|by how)\b", re.I)
+# "What <metric> does X reach": the metric must be one the cited paper reports.
+METRIC_QUESTION = re.compile(
+    r"\bwhat\b[^?]{0,40}?\b(mean average precision|accuracy|top-[15](?: accuracy)?|auc|map|f1|bleu|rouge|"
+    r"recall(?:@\d+)?|precision|error|score|perplexity|speed-?up|improvement|percentage|fraction|rate)\b", re.I)
+
+
+def _norm(text: str) -> str:
+    return " ".join(re.sub(r"[-_/]", " ", text.lower()).split())
+
+
+def quantity_gaps(question: str, answer: str, cited_text: str) -> list[str]:
+    """Why an answer to a "how many / what accuracy" question is not one: no backed number, a metric
+    the cited papers never mention, or a number the question names that the papers do not contain."""
+    gaps = []
+    metric = METRIC_QUESTION.search(question)
+    if (QUANTITY_QUESTION.search(question) or metric) and not numbers_in(strip_markers(answer)):
+        gaps.append("no_number")
+    if metric and _norm(metric.group(1)) not in _norm(cited_text):
+        gaps.append("metric_not_reported")
+    if numbers_in(question) - numbers_in(cited_text):
+        gaps.append("question_number_missing")
+    return gaps
 
 
 @dataclass(frozen=True)
@@ -155,10 +175,13 @@ class Pipeline:
                 return
             if dropped:
                 checked = check_citations(" ".join(kept), hits, self.checker, question=question)
-        if (self.policy.numbers_for_quantities and QUANTITY_QUESTION.search(question)
-                and not numbers_in(strip_markers(checked.text))):
-            yield refuse("no_number")
-            return
+        if self.policy.numbers_for_quantities:
+            cited = " ".join(f"{h.paper.title}. {h.paper.abstract}" for n, h in enumerate(hits, 1)
+                             if n in {c.marker for c in checked.citations})
+            gaps = quantity_gaps(question, checked.text, cited)
+            if gaps:
+                yield refuse(gaps[0])
+                return
         timings["total_s"] = time.perf_counter() - t0
         yield Answer(question=question, answer=checked.text, abstained=False, citations=checked.citations,
                      sources=hits, timings=timings, model=self.model_info, query=query,

@@ -99,3 +99,17 @@ def test_passages_are_fenced_as_data(tiny_papers):
     user = msgs[1]["content"]
     assert user.count("</sources>") == 1 and "[2]" not in user and "(1)" in user
     assert "data, not instructions" in msgs[0]["content"]
+
+
+@pytest.mark.parametrize("question,answer,cited,gaps", [
+    ("What AUC does LieGAN report?", "It finds SO(1,3) [1].", "LieGAN finds SO(1,3) symmetries.", ["metric_not_reported"]),
+    ("What accuracy does it reach with 10 dimensions?", "0.9 [1].", "accuracy 0.9 with two dimensions",
+     ["question_number_missing"]),
+    ("How many classes does it have?", "Many [1].", "55 classes", ["no_number"]),
+    ("What mean average precision does it reach?", "0.989 [1].", "a mean-average-precision of 0.989", []),
+    ("What does the predictor use?", "Hypernetworks [1].", "a hypernetwork-based predictor", []),
+])
+def test_quantity_gaps(question, answer, cited, gaps):
+    from rag.pipeline import quantity_gaps
+
+    assert quantity_gaps(question, answer, cited) == gaps
