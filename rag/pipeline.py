@@ -22,6 +22,11 @@ METRIC_QUESTION = re.compile(
     r"recall(?:@\d+)?|precision|error|score|perplexity|speed-?up|improvement|percentage|fraction|rate)\b", re.I)
 
 
+# Metrics a paper names when it reports them; "accuracy" or "error" is often only implied by a "%".
+NAMED_METRICS = {"mean average precision", "auc", "map", "f1", "bleu", "rouge", "perplexity", "top 1", "top 5",
+                 "top 1 accuracy", "top 5 accuracy"} | {f"recall@{k}" for k in (1, 5, 10, 20, 50, 100)}
+
+
 def _norm(text: str) -> str:
     return " ".join(re.sub(r"[-_/]", " ", text.lower()).split())
 
@@ -33,7 +38,7 @@ def quantity_gaps(question: str, answer: str, cited_text: str) -> list[str]:
     metric = METRIC_QUESTION.search(question)
     if (QUANTITY_QUESTION.search(question) or metric) and not numbers_in(strip_markers(answer)):
         gaps.append("no_number")
-    if metric and _norm(metric.group(1)) not in _norm(cited_text):
+    if metric and _norm(metric.group(1)) in NAMED_METRICS and _norm(metric.group(1)) not in _norm(cited_text):
         gaps.append("metric_not_reported")
     if numbers_in(question) - numbers_in(cited_text):
         gaps.append("question_number_missing")

@@ -113,3 +113,10 @@ def test_quantity_gaps(question, answer, cited, gaps):
     from rag.pipeline import quantity_gaps
 
     assert quantity_gaps(question, answer, cited) == gaps
+
+
+def test_generic_metric_words_only_need_a_number():
+    from rag.pipeline import quantity_gaps
+
+    assert quantity_gaps("What ImageNet-1K linear-probe accuracy does it achieve?", "It achieves 80.3% [1].",
+                         "It achieves 80.3% on ImageNet-1K with linear probe evaluation.") == []
