@@ -10,7 +10,6 @@ never opened. The converted generator is reused from settings.models_dir.
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
 import shutil
@@ -22,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
+from eval.metrics import percentile  # one implementation, tested in tests/test_metrics.py
 from rag.types import Paper
 
 # (question, keywords a correct answer contains): single-paper facts of the bundled abstracts.
@@ -134,16 +134,6 @@ def retrieval_queries(n: int = 50, seed: int = 1) -> list[str]:
 
 
 # -- small statistics ------------------------------------------------------------------------------------
-def percentile(values: Iterable[float | None], q: float) -> float | None:
-    """The q-th percentile (0..100), linear interpolation as numpy's default; None when empty."""
-    xs = sorted(float(v) for v in values if v is not None)
-    if not xs:
-        return None
-    pos = (len(xs) - 1) * q / 100.0
-    lo, hi = math.floor(pos), math.ceil(pos)
-    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
-
-
 def summarize(values: Iterable[float | None]) -> dict:
     """n, p50, p95, mean, min, max of the values that are not None."""
     xs = [float(v) for v in values if v is not None]

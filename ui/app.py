@@ -28,6 +28,7 @@ EXAMPLES = [
 ]
 PLACEHOLDERS = {ASK: "Ask a question about the papers…",
                 SUMMARIZE: "Name a topic to summarise across the papers, e.g. hyperbolic embeddings…"}
+UNEXPECTED = "something unexpected went wrong; the details are in the server's terminal"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 MAX_NEW_TOKENS_RANGE = (32, 512)
 
@@ -125,18 +126,20 @@ def build_app(pipeline, settings):
                     parts.append(value)
                 yield gr.skip(), chat(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         except RagError as e:
-            turns.append(Turn(question=topic, answer=None, error=str(e)))
-            yield gr.skip(), render.turn_messages(turns), gr.skip(), gr.skip(), turns, gr.skip()
+            yield failed(turns, topic, str(e))
             return
         except Exception:   # never a traceback in the chat; the terminal gets it
             traceback.print_exc()
-            turns.append(Turn(question=topic, answer=None,
-                              error="something unexpected went wrong; the details are in the server's terminal"))
-            yield gr.skip(), render.turn_messages(turns), gr.skip(), gr.skip(), turns, gr.skip()
+            yield failed(turns, topic, UNEXPECTED)
             return
         turns.append(Turn(question=topic, answer=summary, error=None if summary else "no summary was produced"))
         yield ("", render.turn_messages(turns), render.sources_html(summary),
                render.status_line(model_info, summary), turns, export_button(turns))
+
+    def failed(turns, question, error):
+        """The outputs after a failed turn: the error shown as the assistant's message."""
+        turns.append(Turn(question=question, answer=None, error=error))
+        return gr.skip(), render.turn_messages(turns), gr.skip(), gr.skip(), turns, gr.skip()
 
     def respond(question, turns, top_k, max_new_tokens, mode=ASK):
         """Stream one answer (or, in Summarize mode, one summary). Yields (textbox, chatbot, sources, status,
@@ -167,14 +170,11 @@ def build_app(pipeline, settings):
                 yield (gr.skip(), render.turn_messages(pending, pending="".join(parts)),
                        gr.skip(), gr.skip(), gr.skip(), gr.skip())
         except RagError as e:
-            turns.append(Turn(question=question, answer=None, error=str(e)))
-            yield gr.skip(), render.turn_messages(turns), gr.skip(), gr.skip(), turns, gr.skip()
+            yield failed(turns, question, str(e))
             return
         except Exception:   # never a traceback in the chat; the terminal gets it
             traceback.print_exc()
-            turns.append(Turn(question=question, answer=None,
-                              error="something unexpected went wrong; the details are in the server's terminal"))
-            yield gr.skip(), render.turn_messages(turns), gr.skip(), gr.skip(), turns, gr.skip()
+            yield failed(turns, question, UNEXPECTED)
             return
         turns.append(Turn(question=question, answer=answer, error=None if answer else "no answer was produced"))
         yield ("", render.turn_messages(turns), render.sources_html(answer),
