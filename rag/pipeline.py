@@ -53,7 +53,7 @@ class AbstainPolicy:
     min_dense_low_coverage: float = 0.40   # ... which a low-coverage (paraphrased) question needs instead
     drop_unsupported: bool = True  # answer only with sentences a cited paper backs; none left -> refuse
     numbers_for_quantities: bool = True    # "how many / what accuracy" questions need a backed number
-    min_extractive: float = 0.75   # relevance (cosine + word overlap / 2) an extracted sentence needs
+    min_extractive: float = 0.60   # relevance (cosine + word overlap / 2) an extracted sentence needs
 
     def weak_evidence(self, evidence: dict[str, float]) -> bool:
         if evidence["dense"] < self.min_dense:
