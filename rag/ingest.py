@@ -18,10 +18,13 @@ def chunk_papers(papers: Sequence[Paper], embedder: Embedder) -> list[Chunk]:
     from llama_index.core.node_parser import SentenceSplitter
 
     out: list[Chunk] = []
+    splitters: dict[int, SentenceSplitter] = {}   # one per window size: building one per paper is slow
     for paper in papers:
         room = max(64, embedder.max_tokens - len(embedder.tokenize(paper.title)) - 8)
-        splitter = SentenceSplitter(chunk_size=room, chunk_overlap=min(OVERLAP_TOKENS, room // 4),
-                                    tokenizer=embedder.tokenize)
+        splitter = splitters.get(room)
+        if splitter is None:
+            splitter = splitters[room] = SentenceSplitter(
+                chunk_size=room, chunk_overlap=min(OVERLAP_TOKENS, room // 4), tokenizer=embedder.tokenize)
         digest = content_hash(paper)
         for i, text in enumerate(splitter.split_text(paper.abstract)):
             out.append(Chunk(chunk_id=f"{paper.paper_id}:{digest}:{i}", paper=paper, text=text,
