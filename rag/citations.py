@@ -29,7 +29,7 @@ just paper papers study work authors propose proposes proposed show shows shown 
 approach method methods new results result source sources""".split())
 
 WEIGHT_DENSE = 0.6           # score = 0.6 * best sentence cosine + 0.4 * content-word coverage
-SUPPORT_THRESHOLD = 0.50     # calibrated on the dev set (see eval/README.md)
+SUPPORT_THRESHOLD = 0.50     # set on the dev set (eval/questions.jsonl): answerable vs unanswerable
 ATTACH_MARGIN = 0.08         # an uncited sentence gets a marker only when one source clearly wins
 
 

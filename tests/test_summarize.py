@@ -56,6 +56,21 @@ def test_cutoff_is_relative_to_the_best_paper_and_bounded():
     assert len(kept) == 3
 
 
+def test_cutoff_drops_papers_whose_abstract_does_not_back_the_topic():
+    def hit(i, score):
+        return Hit(paper=Paper(f"p{i}", f"T{i}", "x."), passages=["x."], score=score, dense=0.5)
+    pool = [hit(0, 0.9), hit(1, 0.8), hit(2, 0.7), hit(3, 0.1)]
+    asked = []
+
+    def support(h):
+        asked.append(h.paper.paper_id)
+        return {"p0": 0.7, "p1": 0.3, "p2": 0.5, "p3": 0.9}[h.paper.paper_id]
+    kept, left_out = apply_cutoff(pool, SummaryConfig(min_relative=0.5, min_dense=0.0, min_support=0.45), support)
+    assert [h.paper.paper_id for h in kept] == ["p0", "p2"]
+    assert [h.paper.paper_id for h in left_out] == ["p1", "p3"]
+    assert "p3" not in asked          # below the retrieval cut-off: never scored
+
+
 def test_cutoff_keeps_the_relevant_papers_and_lists_the_ones_left_out(make_summarizer):
     summarizer, _ = make_summarizer()
     kept, left_out, _ = summarizer.select("language models")
