@@ -100,7 +100,7 @@ class TransformersGenerator:
     """A local causal LM run by transformers on CPU; greedy, streamed, one generation at a time."""
 
     def __init__(self, model_path: Path | str, *, precision: str = "auto", threads: int | None = None,
-                 repetition_penalty: float = 1.05, name: str | None = None) -> None:
+                 repetition_penalty: float = 1.05, name: str | None = None, reuse_prefix: bool = True) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -121,7 +121,34 @@ class TransformersGenerator:
         self.model = model
         self.name = name or Path(str(model_path)).name
         self.repetition_penalty = repetition_penalty
+        self.reuse_prefix = reuse_prefix
         self._lock = threading.Lock()
+        self._prefixes: dict[tuple[int, ...], object] = {}   # system-prompt ids -> their KV cache
+
+    def _prefix_cache(self, messages: list[Message], ids: list[int]):
+        """A copy of the KV cache of the chat's fixed system prompt, computed once per distinct prompt.
+
+        Every answer starts with the same system message, so its keys and values are reused instead of
+        prefilled again (the transformers "re-use the prompt cache" pattern). None when not applicable.
+        """
+        if not messages or messages[0].get("role") != "system" or len(messages) < 2:
+            return None
+        import torch
+        from transformers import DynamicCache
+
+        text = self.tokenizer.apply_chat_template(messages[:1], tokenize=False)
+        prefix = tuple(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        if len(prefix) >= len(ids) or tuple(ids[:len(prefix)]) != prefix:
+            return None   # the template does not split cleanly at the system message
+        cache = self._prefixes.get(prefix)
+        if cache is None:
+            if len(self._prefixes) >= 4:   # a few system prompts exist (answer, summary steps)
+                self._prefixes.pop(next(iter(self._prefixes)))
+            with torch.inference_mode():
+                cache = self.model(input_ids=torch.tensor([prefix]), cache=DynamicCache(),
+                                   use_cache=True).cache
+            self._prefixes[prefix] = cache
+        return copy.deepcopy(cache)
 
     def prompt_ids(self, messages: list[Message]) -> list[int]:
         """Token ids of the chat, rendered by the model's template, ready for the reply."""
@@ -145,7 +172,9 @@ class TransformersGenerator:
                 return self.event.is_set()
 
         with self._lock:   # one generation at a time: a UI may call from several threads
-            input_ids = torch.tensor([self.prompt_ids(messages)])
+            ids = self.prompt_ids(messages)
+            cache = self._prefix_cache(messages, ids) if self.reuse_prefix else None
+            input_ids = torch.tensor([ids])
             streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
             abandoned = threading.Event()
             failure: list[BaseException] = []
@@ -155,7 +184,7 @@ class TransformersGenerator:
                     with torch.inference_mode():
                         self.model.generate(
                             input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
-                            max_new_tokens=max_new_tokens, do_sample=False,
+                            cache=cache, max_new_tokens=max_new_tokens, do_sample=False,
                             repetition_penalty=self.repetition_penalty,
                             pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
                             streamer=streamer,
