@@ -18,8 +18,11 @@ class Parts:
 
 def build_embedder(settings: Settings):
     from rag.embed import SentenceTransformerEmbedder
+    from rag.generate import resolve_precision
 
-    return SentenceTransformerEmbedder(settings.embedder)
+    # The embedder follows RAG_PRECISION, except that int8 (a generator option) means the default for it.
+    precision = resolve_precision("auto" if settings.precision == "int8" else settings.precision)
+    return SentenceTransformerEmbedder(settings.embedder, precision=precision)
 
 
 def open_store(settings: Settings, embedder):
