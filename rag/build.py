@@ -71,4 +71,5 @@ def build_pipeline(settings: Settings, *, parts: Parts | None = None, generator=
                                 passages_per_paper=settings.passages_per_paper)
     return Pipeline(retriever, generator or build_generator(settings), SupportChecker(parts.embedder),
                     top_k=settings.top_k, max_new_tokens=settings.max_new_tokens,
-                    max_question_chars=settings.max_question_chars, embedder_name=parts.embedder.name)
+                    max_question_chars=settings.max_question_chars, embedder_name=parts.embedder.name,
+                    passage_words=settings.passage_words)

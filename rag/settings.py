@@ -6,6 +6,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Mapping
 
+from rag.errors import RagError
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -21,6 +23,7 @@ class Settings:
     collection: str = "papers"               # RAG_COLLECTION
     top_k: int = 5                           # papers given to the model
     passages_per_paper: int = 1              # passages of each paper put in the prompt
+    passage_words: int = 90                  # RAG_PASSAGE_WORDS: words of each paper's closest sentences in the prompt
     fusion: str = "relative_score"           # RAG_FUSION: how BM25 and dense ranks are fused (llama-index modes)
     max_new_tokens: int = 160                # answer length cap
     max_question_chars: int = 2000
@@ -38,7 +41,7 @@ _ENV = {
     "RAG_HOME": "home", "RAG_MODELS_DIR": "models_home", "RAG_EMBEDDER": "embedder", "RAG_GENERATOR": "generator",
     "RAG_PRECISION": "precision", "RAG_LLM_BASE_URL": "llm_base_url", "RAG_LLM_MODEL": "llm_model",
     "RAG_LLM_API_KEY": "llm_api_key", "RAG_COLLECTION": "collection", "RAG_CHROMA_URL": "chroma_url", "RAG_FUSION": "fusion",
-    "RAG_TOP_K": "top_k", "RAG_MAX_NEW_TOKENS": "max_new_tokens",
+    "RAG_TOP_K": "top_k", "RAG_MAX_NEW_TOKENS": "max_new_tokens", "RAG_PASSAGE_WORDS": "passage_words",
 }
 
 
@@ -52,7 +55,10 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **overrides) -> 
             raw = environ[var]
             kind = types[name]
             if kind in ("int", int):
-                values[name] = int(raw)
+                try:
+                    values[name] = int(raw)
+                except ValueError:
+                    raise RagError(f"{var} must be a whole number, not {raw!r}") from None
             elif kind in ("bool", bool):
                 values[name] = raw.strip().lower() not in ("0", "false", "no", "off")
             elif name in ("home", "models_home"):
