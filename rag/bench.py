@@ -49,7 +49,9 @@ TARGETS = {
     "ingest_papers_per_s": (">=", 20.0, "papers/s"),
     "help_s": ("<", 1.0, "s"),
     "answers_vs_baseline": (">=", 0, "correct answers, ours - baseline"),
+    "summary_10_papers_s": ("<=", 90.0, "s"),      # from the summaries issue
 }
+SUMMARY_TOPIC = "representation learning"        # broad: many bundled papers are on it
 
 # -- the synthetic corpus ------------------------------------------------------------------------------
 ADJ = ["robust", "scalable", "efficient", "sparse", "hierarchical", "contrastive", "self-supervised",
@@ -313,6 +315,21 @@ def ratios(ours: dict, baseline: dict) -> dict:
 
 
 # -- targets and output ----------------------------------------------------------------------------------
+def bench_summary(pipeline, papers: int = 10) -> dict:
+    """A cited summary over exactly `papers` papers (the cut-off opened up), timed end to end."""
+    import dataclasses
+
+    from rag.summarize import Summarizer, SummaryConfig
+
+    config = dataclasses.replace(SummaryConfig(), min_relative=0.0, min_dense=0.0, min_support=0.0,
+                                 max_papers=papers)
+    t0 = time.perf_counter()
+    summary = Summarizer.from_pipeline(pipeline, config=config).summarize(SUMMARY_TOPIC)
+    return {"topic": SUMMARY_TOPIC, "papers": len(summary.papers), "total_s": _r(time.perf_counter() - t0),
+            "citations": len(summary.citations),
+            "supported": sum(c.supported for c in summary.citations), "flagged": len(summary.flagged)}
+
+
 def check_targets(result: dict) -> dict:
     """Each target of the issue: value, threshold and pass (None when not measured)."""
     ours, base = result["answers"].get("ours") or {}, result["answers"].get("baseline")
@@ -325,6 +342,7 @@ def check_targets(result: dict) -> dict:
         "ingest_papers_per_s": min(ingest) if ingest else None,
         "help_s": result["startup"]["help"]["median_s"],
         "answers_vs_baseline": ours["correct"] - base["correct"] if base and ours else None,
+        "summary_10_papers_s": (result.get("summary") or {}).get("total_s"),
     }
     out = {}
     for name, (op, threshold, unit) in TARGETS.items():
@@ -377,6 +395,10 @@ def format_table(result: dict) -> str:
         if a.get("baseline"):
             row += f"  {_fmt(a['baseline'][key]):>10}  {_fmt(a['ratio_ours_over_baseline'].get(key)):>10}"
         lines.append(row)
+    if result.get("summary"):
+        sm = result["summary"]
+        lines.append(f"\nsummary of {sm['topic']!r} over {sm['papers']} papers: {_fmt(sm['total_s'], 's')}, "
+                     f"{sm['supported']}/{sm['citations']} citations supported, {sm['flagged']} sentences flagged")
     lines.append("\ntargets")
     for name, t in result["targets"].items():
         verdict = {True: "PASS", False: "FAIL", None: "not measured"}[t["pass"]]
@@ -477,6 +499,9 @@ def main_bench(args, *, settings=None) -> int:
         result["answers"]["baseline"] = summarize_answers(rows["baseline"]) if baseline else None
         result["answers"]["ratio_ours_over_baseline"] = (ratios(result["answers"]["ours"], result["answers"]["baseline"])
                                                          if baseline else None)
+        if not getattr(args, "skip_summary", False):
+            _say(f"summarizing {SUMMARY_TOPIC!r} over 10 papers")
+            result["summary"] = bench_summary(ours)
         result["machine"] = {**machine_info(generator), "load_average": [round(x, 2) for x in load_avg],
                              "load_average_end": [round(x, 2) for x in os.getloadavg()]}
         result["targets"] = check_targets(result)

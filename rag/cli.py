@@ -180,6 +180,7 @@ def make_parser() -> argparse.ArgumentParser:
                    help="synthetic abstracts for the ingest and retrieval measures (default 20000; 0 skips them)")
     s.add_argument("--questions", type=int, default=10, metavar="N", help="questions answered (default and most 10)")
     s.add_argument("--skip-baseline", action="store_true", help="do not run the LlamaIndex baseline")
+    s.add_argument("--skip-summary", action="store_true", help="do not time a 10-paper summary")
     s.add_argument("--cold-convert", action="store_true",
                    help="also time a first run with an empty models cache (assembles and converts the model, ~1 min)")
     s.set_defaults(func=cmd_bench)

@@ -96,6 +96,24 @@ def test_check_targets():
     assert t["ingest_papers_per_s"]["value"] == 25.0 and t["answers_vs_baseline"]["pass"] is True
     assert "2000" in t["retrieval_p95_ms_at_20k"]["note"]
     assert bench.check_targets(_result(ours=ours, baseline=None))["answers_vs_baseline"]["pass"] is None
+    assert t["summary_10_papers_s"]["pass"] is None                     # not run
+    timed = _result(ours=ours, baseline=base)
+    timed["summary"] = {"total_s": 95.0}
+    assert bench.check_targets(timed)["summary_10_papers_s"]["pass"] is False
+
+
+def test_bench_summary_reads_exactly_ten_papers(tmp_path):
+    from rag.build import Parts, build_pipeline
+    from rag.embed import HashEmbedder
+    from rag.generate import FakeGenerator
+    from rag.settings import Settings
+
+    embedder = HashEmbedder()
+    _, store = bench.bench_ingest(bench.synthetic_papers(40), tmp_path / "chroma", embedder, progress=False)
+    pipeline = build_pipeline(Settings(), parts=Parts(Settings(), embedder, store, store.client),
+                              generator=FakeGenerator(default="They learn representations [1]."))
+    out = bench.bench_summary(pipeline)
+    assert out["papers"] == 10 and out["total_s"] > 0 and out["citations"] >= 1
 
 
 def test_ratios():
@@ -119,7 +137,9 @@ def test_format_table_reads_a_whole_result():
     result["retrieval"] = {"bundled": {"papers": 213, "queries": 50, "p50_ms": 9.0, "p95_ms": 14.0, "mean_ms": 10.0,
                                        "max_ms": 20.0, "index_build_s": 0.2}, "synthetic": None}
     result["machine"] = {"cores": 2, "cpu": "x", "torch_threads": 2, "precision": "float32", "load_average": [1.0]}
+    result["summary"] = {"topic": "t", "papers": 10, "total_s": 40.0, "citations": 10, "supported": 9, "flagged": 1}
     result["targets"] = bench.check_targets(result)
     text = bench.format_table(result)
+    assert "over 10 papers: 40 s, 9/10 citations supported" in text
     assert "warm start" in text and "skipped" in text and "FAIL" in text and "not measured" in text
     json.dumps(result)
