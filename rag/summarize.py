@@ -26,17 +26,20 @@ Progress = Callable[[str, int, int], None]
 _CONTRIBUTION = re.compile(r"\b(?:we|this (?:paper|work))\s+(?:propose|introduce|present|develop|show|prove|find|"
                            r"provide|design|formalize)", re.I)
 
+_PAPERS = r"(?:the\s+|these\s+|those\s+)?(?:collection|papers?|corpus|works?|studies|literature)"
 _INSTRUCTION = re.compile(
-    r"^\s*(?:please\s+)?(?:summari[sz]e|give\s+(?:me\s+)?an?\s+overview\s+of|overview\s+of|survey)\s*:?\s*"
-    r"(?:(?:what|how)\s+(?:the\s+)?(?:collection|papers?|corpus)(?:\s+in\s+the\s+collection)?\s+"
-    r"(?:says?|say|applies|apply|uses?|treats?)\s+(?:about\s+|on\s+)?"
-    r"|the\s+(?:papers?|work|research|literature|methods?)\s+(?:in\s+the\s+collection\s+)?(?:on|about)\s+)?",
+    r"^\s*(?:please\s+)?(?:(?:summari[sz]e|describe|give\s+(?:me\s+)?an?\s+overview\s+of|overview\s+of|survey)\s*:?\s*)?"
+    rf"(?:(?:what|how)\s+{_PAPERS}(?:\s+in\s+the\s+collection)?\s+"
+    r"(?:says?|say|applies|apply|uses?|treats?|handles?)\s+(?:about\s+|on\s+)?"
+    rf"|(?:what|which)\s+(?:approaches|methods|ideas)\s+do\s+{_PAPERS}\s+(?:take|use|propose)\s+(?:to|for|on)\s+"
+    rf"|the\s+(?:papers?|work|research|literature|methods?)\s+(?:in\s+the\s+collection\s+)?(?:on|about)\s+)?",
     re.I)
+_TRAILER = re.compile(rf"[\s,]*(?:(?:in|from|across)\s+{_PAPERS}|according\s+to\s+{_PAPERS})[\s.?!]*$", re.I)
 
 
 def topic_query(topic: str) -> str:
     """The topic without a leading "Summarize what the collection says about" (those words only add noise)."""
-    stripped = _INSTRUCTION.sub("", topic).strip().rstrip(".?!").strip()
+    stripped = _TRAILER.sub("", _INSTRUCTION.sub("", topic).strip().rstrip(".?!")).strip()
     return stripped or topic.strip()
 
 

@@ -41,7 +41,8 @@ def render(summary: Summary, width: int = 100) -> str:
         lines += ["", f"{len(summary.flagged)} sentence(s) marked (unverified): no paper's text backs them."]
     if summary.left_out:
         lines += ["", "Left out (just below the relevance cut-off):"]
-        lines += [f"  - {h.paper.title} (score {h.score:.2f}, cosine {h.dense:.2f})" for h in summary.left_out]
+        lines += [f"  - {h.paper.title} (score {h.score:.2f}" + (f", cosine {h.dense:.2f})" if h.dense else ", keyword match)")
+                  for h in summary.left_out]
     return "\n".join(lines)
 
 

@@ -43,6 +43,12 @@ def test_topic_query_drops_the_instruction_words():
     assert topic_query("Summarize the papers on implicit neural representations (INRs).") == \
         "implicit neural representations (INRs)"
     assert topic_query("hyperbolic embeddings") == "hyperbolic embeddings"
+    assert topic_query("Summarize what these papers say about knowledge graph embeddings.") == \
+        "knowledge graph embeddings"
+    assert topic_query("What approaches do these papers take to compositional generalization?") == \
+        "compositional generalization"
+    assert topic_query("Give an overview of image segmentation in these papers.") == "image segmentation"
+    assert topic_query("Papers on graph neural networks") == "Papers on graph neural networks"  # not an instruction
 
 
 def test_cutoff_is_relative_to_the_best_paper_and_bounded():

@@ -349,7 +349,7 @@ def summary_sources_html(summary: Summary) -> str:
                      f'<ul class="rag-flagged-list">{items}</ul>')
     if summary.left_out:
         items = "".join(f'<li>{escape_html(h.paper.title)} <span class="rag-meta">score {h.score:.3f} · '
-                        f'cosine {h.dense:.2f}</span></li>' for h in summary.left_out)
+                        f'{f"cosine {h.dense:.2f}" if h.dense else "keyword match"}</span></li>' for h in summary.left_out)
         parts.append(f'<div class="rag-sub">Left out, just below the cut-off ({len(summary.left_out)})</div>'
                      f'<ul class="rag-leftout">{items}</ul>')
     parts.append("</div>")
