@@ -161,6 +161,8 @@ def _lines(path: Path) -> Iterator[str]:
             raise CorpusError(f"{path}: UTF-16 text; re-save the file as UTF-8")
         if b"\x00" in head:
             raise CorpusError(f"{path}: looks like a binary file, not text")
+        if not head.removeprefix(b"\xef\xbb\xbf").strip() and len(head) < 4096:
+            raise CorpusError(f"{path}: file is empty")     # said before any parser complains of what is missing
         f.seek(0)
         empty = True
         for n, raw in enumerate(f, 1):
@@ -372,7 +374,7 @@ def read_corpus(paths: Iterable[Path | str] | None = None, keep: RecordFilter | 
             if why:
                 yield Skip(where, why, "filtered")
                 continue
-            keys = [f"id:{record.paper_id}"] + ([f"title:{t}"] if (t := normalize_title(record.title)) else [])
+            keys = ([f"title:{t}"] if (t := normalize_title(record.title)) else []) + [f"id:{record.paper_id}"]
             first = next((k for k in keys if k in seen), None)
             if first:
                 what = "id" if first.startswith("id:") else "title"

@@ -92,6 +92,10 @@ class Pipeline:
         self.model_info = {"generator": getattr(generator, "name", type(generator).__name__),
                            "embedder": embedder_name or getattr(checker.embedder, "name", "")}
 
+    def facets(self) -> dict[str, list]:
+        """Years and categories present in the collection (for the UI's filters)."""
+        return self.retriever.facets()
+
     def validate(self, question: str) -> str:
         return check_question(question, self.max_question_chars)
 

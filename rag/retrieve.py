@@ -125,6 +125,15 @@ class HybridRetriever:
                                            count=len(self._rows))
         return self._masks[key]
 
+    def facets(self) -> dict[str, list]:
+        """The years (newest first) and categories (most papers first) of the stored papers, for filter menus."""
+        years = sorted({p.year for p in self._papers.values() if p.year}, reverse=True)
+        counts: dict[str, int] = {}
+        for p in self._papers.values():
+            for c in p.categories.split():
+                counts[c] = counts.get(c, 0) + 1
+        return {"years": years, "categories": sorted(counts, key=lambda c: (-counts[c], c))}
+
     @property
     def n_papers(self) -> int:
         return len(self._papers)
