@@ -137,3 +137,52 @@ def test_ui_filter_boxes_build_the_same_where():
     assert filter_where(" 2023 ", ["cs.LG"]) == where_filter((2023, 2023), ["cs.LG"])
     with pytest.raises(InputError):
         filter_where("last year", [])
+
+
+def test_ask_command_with_a_filter_that_matches_nothing_abstains_without_the_model(tmp_path):
+    """`rag ask --year --category --json`: the filter goes into the answer object; no model is asked."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from rag.prompt import CANNOT_ANSWER
+
+    env = {**os.environ, "RAG_HOME": str(tmp_path), "RAG_EMBEDDER": "hash", "HF_HUB_OFFLINE": "1",
+           # a server that is not there: asking the model would fail the command
+           "RAG_LLM_BASE_URL": "http://127.0.0.1:9/v1", "RAG_LLM_MODEL": "none"}
+    cmd = [sys.executable, "-m", "rag.cli", "ask", "What space do Poincaré embeddings use?", "--json"]
+    proc = subprocess.run(cmd + ["--year", "1999", "--category", "cs.LG"], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-800:]
+    answer = json.loads(proc.stdout)
+    assert answer["abstained"] and answer["sources"] == [] and answer["answer"].startswith(CANNOT_ANSWER)
+    assert "year 1999, category cs.LG" in answer["answer"]
+    assert answer["filter"] == where_filter((1999, 1999), ["cs.LG"])
+    bad = subprocess.run(cmd + ["--year", "recent"], env=env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and bad.stderr.strip().startswith("rag: error: year 'recent' is not a year")
+
+
+def test_ui_settings_filters_reach_the_pipeline(dated_store):
+    """The chat's Year box and Categories menu: answers come from the matching papers; a bad year is a message."""
+    from rag.citations import SupportChecker
+    from rag.generate import FakeGenerator
+    from rag.pipeline import Pipeline
+    from rag.retrieve import HybridRetriever
+    from rag.settings import Settings
+    from ui.app import build_app
+
+    store, embedder, papers = dated_store
+    pipeline = Pipeline(HybridRetriever(store, embedder), FakeGenerator(["Poincaré embeddings use hyperbolic space [1]."]),
+                        SupportChecker(embedder))
+    demo = build_app(pipeline, Settings())
+    respond = next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "respond")
+    poincare = next(p for p in papers if p.title.startswith("Poincaré"))
+    question = "What space do Poincaré embeddings use?"
+    turn = list(respond(question, [], 5, 64, "Ask", str(poincare.year), ["cs.LG"]))[-1][4][-1]
+    assert not turn["answer"].abstained
+    assert all(h.paper.year == poincare.year and "cs.LG" in h.paper.categories for h in turn["answer"].sources)
+    turn = list(respond(question, [], 5, 64, "Ask", "1999", []))[-1][4][-1]
+    assert turn["answer"].abstained and "matches the filter (year 1999)" in turn["answer"].answer
+    turn = list(respond(question, [], 5, 64, "Ask", "soon", []))[-1][4][-1]
+    assert turn["answer"] is None and "year 'soon' is not a year" in turn["error"]
