@@ -353,7 +353,8 @@ def corpus_files(paths: Iterable[Path | str] | None = None) -> list[Path]:
         else:
             file_format(path)
             out.append(path)
-    return out
+    unique = {p.resolve(): p for p in reversed(out)}    # a file named twice (or inside a named folder) is read once
+    return [p for p in out if unique[p.resolve()] is p]
 
 
 def check_sources(paths: Iterable[Path | str] | None = None) -> int:

@@ -58,7 +58,8 @@ def main_summarize(args) -> int:
     if sys.stderr.isatty():
         print(file=sys.stderr)
     if args.json:
-        print(json.dumps(summary.to_json(), ensure_ascii=False))
+        where = getattr(args, "where", None)
+        print(json.dumps({**summary.to_json(), **({"filter": where} if where else {})}, ensure_ascii=False))
         return 0
     print(render(summary))
     t = summary.timings

@@ -224,6 +224,12 @@ def test_folder_is_read_recursively_in_every_format(tmp_path):
     assert sorted(p.title for p in load_corpus([tmp_path])) == ["B", "C", "T"]
 
 
+def test_a_file_named_twice_is_read_once(tmp_path):
+    (tmp_path / "x.txt").write_text("T\nA.\n")
+    papers, skips = _records([tmp_path / "x.txt", tmp_path, tmp_path / "x.txt"])
+    assert [p.title for p in papers] == ["T"] and skips == []
+
+
 def test_empty_folder_is_an_error(tmp_path):
     with pytest.raises(CorpusError, match="folder holds no"):
         check_sources([tmp_path])
