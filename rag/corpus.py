@@ -110,6 +110,22 @@ def _year(value) -> int | None:
     return int(m.group()) if m else None
 
 
+def _detex(text: str) -> str:
+    """TeX accents as letters (C. Bal\\'azs -> C. Balázs), as arXiv writes author names; text as is if it fails."""
+    if "\\" not in text and "{" not in text:
+        return text
+    from pylatexenc.latex2text import LatexNodes2Text      # installed with bibtexparser
+
+    log = logging.getLogger("pylatexenc")
+    level, log.level = log.level, logging.CRITICAL
+    try:
+        return " ".join(LatexNodes2Text().latex_to_text(text).split()) or text
+    except Exception:
+        return text
+    finally:
+        log.level = level
+
+
 def _authors(record: dict) -> str:
     authors = record.get("authors")
     if isinstance(authors, list):
@@ -130,17 +146,19 @@ def record_to_paper(record: dict, where: str) -> Record:
         if not _text(value):
             return Skip(where, f"no {field}")
     title, abstract = _text(record["title"]), _text(record["abstract"])
+    arxiv = any(k in record for k in ARXIV_FIELDS)
     day = _record_date(record)
     year = _year(record.get("year")) or (int(day[:4]) if day else None)
     given = _text(record.get("id")) or _text(record.get("doi"))
     url = _text(record.get("url"))
-    if not url and _text(record.get("id")) and any(k in record for k in ARXIV_FIELDS):
+    if not url and _text(record.get("id")) and arxiv:
         url = f"https://arxiv.org/abs/{_text(record['id'])}"
     if not url and _text(record.get("doi")):
         url = f"https://doi.org/{_text(record['doi'])}"
     categories = record.get("categories")
     categories = categories if isinstance(categories, (list, str)) else ""
-    return Paper(paper_id=make_paper_id(title, given), title=title, abstract=abstract, authors=_authors(record),
+    authors = _detex(_authors(record)) if arxiv else _authors(record)
+    return Paper(paper_id=make_paper_id(title, given), title=title, abstract=abstract, authors=authors,
                  year=year, url=url, categories=" ".join(split_categories(categories)), date=day)
 
 
