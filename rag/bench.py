@@ -18,6 +18,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import date, datetime, timedelta, timezone
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -74,6 +76,8 @@ CONCEPT = ["attention", "regularization", "pretraining", "fine-tuning", "distill
            "data augmentation", "curriculum learning", "uncertainty estimation", "representation learning",
            "optimization", "generalization", "calibration", "pruning", "tokenization", "inductive bias",
            "sample efficiency", "scaling laws", "robustness", "long-context memory"]
+CATEGORIES = ["cs.LG", "cs.LG", "cs.LG", "cs.CV", "cs.CV", "cs.CL", "cs.CL", "stat.ML", "cs.AI", "cs.RO",
+              "q-bio.QM", "cs.IR"]   # cs.LG most often, as on arXiv
 SYLLABLES = ["ra", "to", "mi", "ke", "lu", "vo", "sa", "ne", "di", "po", "zen", "tra", "gal", "bor", "qui", "fen"]
 SUFFIXES = ["", "Net", "Former", "GPT", "-2", "++", "X", "Flow", "Diff", "BERT"]
 TITLES = ["{Name}: {Adj} {Method}s for {task}", "{Adj} {concept} for {task} with {Name}",
@@ -104,6 +108,10 @@ def _fill(template: str, rng: random.Random, name: str) -> str:
         int=rng.randint(2, 12))
 
 
+def _word(rng: random.Random) -> str:
+    return "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3))).capitalize()
+
+
 def synthetic_papers(n: int, seed: int = 0) -> list[Paper]:
     """n distinct papers with 150-250-word abstracts of ML words; the same n and seed give the same papers."""
     rng = random.Random(seed)
@@ -120,9 +128,33 @@ def synthetic_papers(n: int, seed: int = 0) -> list[Paper]:
                      f"{rng.choice(METHOD)} for {rng.choice(TASK)}."]
         while sum(len(s.split()) for s in sentences) < target:
             sentences.append(_fill(rng.choice(SENTENCES[1:]), rng, name))
-        papers.append(Paper(paper_id=f"synth-{i:06d}", title=title, abstract=" ".join(sentences),
-                            year=rng.randint(2015, 2025), categories="cs.LG"))
+        year = rng.randint(2015, 2025)
+        meta = random.Random(f"{seed}:{i}")       # its own stream, so titles and abstracts stay as they were
+        categories = [meta.choice(CATEGORIES)] + ([meta.choice(CATEGORIES)] if meta.random() < 0.4 else [])
+        day = date(year, meta.randint(1, 12), meta.randint(1, 28)).isoformat()
+        authors = ", ".join(f"{meta.choice('ABCDEFGHJKLMNPRSTW')}. {_word(meta)}" for _ in range(meta.randint(1, 4)))
+        papers.append(Paper(paper_id=f"synth-{i:06d}", title=title, abstract=" ".join(sentences), year=year,
+                            categories=" ".join(dict.fromkeys(categories)), date=day, authors=authors))
     return papers
+
+
+def arxiv_record(paper: Paper) -> dict:
+    """The paper as a record of the arXiv metadata snapshot (id, title, abstract, authors, categories,
+    versions, update_date)."""
+    created = datetime.fromisoformat(paper.date).replace(hour=12, tzinfo=timezone.utc)
+    return {"id": paper.paper_id, "submitter": None, "authors": paper.authors,
+            "title": paper.title, "comments": None, "journal-ref": None, "doi": None,
+            "categories": paper.categories, "license": None, "abstract": paper.abstract,
+            "versions": [{"version": "v1", "created": format_datetime(created, usegmt=True)}],
+            "update_date": (created + timedelta(days=len(paper.title) * 3)).date().isoformat()}
+
+
+def write_arxiv_jsonl(papers: Iterable[Paper], path: Path) -> Path:
+    """Write papers in the arXiv snapshot's JSON-lines format."""
+    with Path(path).open("w", encoding="utf-8") as f:
+        for p in papers:
+            f.write(json.dumps(arxiv_record(p), ensure_ascii=False) + "\n")
+    return Path(path)
 
 
 def retrieval_queries(n: int = 50, seed: int = 1) -> list[str]:
@@ -152,19 +184,25 @@ def _median(values) -> float | None:
 
 
 # -- ingest and retrieval ----------------------------------------------------------------------------------
-def bench_ingest(papers: Sequence[Paper], store_dir: Path, embedder, *, collection: str = "papers",
+def bench_ingest(source: Sequence[Paper] | Path, store_dir: Path, embedder, *, collection: str = "papers",
                  progress: bool = True) -> tuple[dict, object]:
-    """Ingest into a fresh store at store_dir; (figures, store). One-time import costs are paid before timing."""
-    from rag.ingest import chunk_papers, ingest
+    """Ingest into a fresh store at store_dir; (figures, store). A file goes through the same path as
+    `rag ingest` (check, stream, batches); the seconds include reading it. Import costs are paid untimed."""
+    from rag.corpus import read_corpus
+    from rag.ingest import chunk_papers, ingest, ingest_sources
     from rag.store import ChromaStore, open_client
 
     store = ChromaStore(open_client(Path(store_dir)), collection, embedder_name=embedder.name)
-    embedder.embed([c.embed_text for c in chunk_papers(papers[:1], embedder)])   # warm-up, untimed
+    is_file = isinstance(source, (str, Path))
+    first = next(p for p in (read_corpus([source]) if is_file else source) if isinstance(p, Paper))
+    embedder.embed([c.embed_text for c in chunk_papers([first], embedder)])   # warm-up, untimed
     t0 = time.perf_counter()
-    report = ingest(papers, store, embedder, progress=progress)
+    report = (ingest_sources([source], store, embedder, progress=progress) if is_file else
+              ingest(source, store, embedder, progress=progress))
     seconds = time.perf_counter() - t0
-    return {"papers": len(papers), "chunks": report.chunks, "seconds": _r(seconds),
-            "papers_per_s": _r(len(papers) / seconds if seconds > 0 else None, 2)}, store
+    n = report.added + report.updated
+    return {"papers": n, "chunks": report.chunks, "seconds": _r(seconds),
+            "papers_per_s": _r(n / seconds if seconds > 0 else None, 2)}, store
 
 
 def bench_retrieval(store, embedder, queries: Sequence[str], *, top_k: int = 5, fusion: str = "relative_score",
@@ -433,7 +471,7 @@ def _say(msg: str) -> None:
 def main_bench(args, *, settings=None) -> int:
     """Run every measurement and print the table (or one JSON object with --json)."""
     from rag.build import Parts, build_embedder, build_generator, build_pipeline
-    from rag.corpus import load_corpus
+    from rag.corpus import bundled_corpus
     from rag.settings import settings_from_env
 
     settings = settings or settings_from_env()
@@ -453,15 +491,15 @@ def main_bench(args, *, settings=None) -> int:
         queries = retrieval_queries()
         bundled_home = tmp / "bundled"
         _say("ingesting the bundled corpus into a temporary store")
-        result["ingest"]["bundled"], store = bench_ingest(load_corpus(), bundled_home / "chroma", embedder,
+        result["ingest"]["bundled"], store = bench_ingest(bundled_corpus(), bundled_home / "chroma", embedder,
                                                           collection=settings.collection)
         kw = {"fusion": settings.fusion, "passages_per_paper": settings.passages_per_paper}
         result["retrieval"]["bundled"] = bench_retrieval(store, embedder, queries, **kw)
         result["ingest"]["synthetic"] = result["retrieval"]["synthetic"] = None
         if n_papers > 0:
             _say(f"ingesting {n_papers} synthetic abstracts into a temporary store")
-            result["ingest"]["synthetic"], synth = bench_ingest(synthetic_papers(n_papers), tmp / "synthetic",
-                                                                embedder)
+            source = write_arxiv_jsonl(synthetic_papers(n_papers), tmp / "synthetic-arxiv.jsonl")
+            result["ingest"]["synthetic"], synth = bench_ingest(source, tmp / "synthetic", embedder)
             result["retrieval"]["synthetic"] = bench_retrieval(synth, embedder, queries, **kw)
             del synth
 

@@ -17,6 +17,11 @@ class Parts:
 
 
 def build_embedder(settings: Settings):
+    """The bundled MiniLM, any sentence-transformers model, or "hash" (no model: quick trials and tests)."""
+    if settings.embedder == "hash":
+        from rag.embed import HashEmbedder
+
+        return HashEmbedder()
     from rag.embed import SentenceTransformerEmbedder
     from rag.generate import resolve_precision
 

@@ -12,6 +12,8 @@ EXAMPLES = """examples:
   rag ask "How many classes does 3DIEBench have?"
   rag ask "What dataset did they introduce?" --history chat.json --json
   rag ingest --source my_papers.jsonl
+  rag ingest --source arxiv-metadata-oai-snapshot.json --category cs.LG --since 2023-01-01
+  rag ask "Which papers study diffusion models?" --year 2023 --category cs.LG
   rag eval --questions eval/questions.jsonl --out eval/runs/dev
   rag ui
 
@@ -48,21 +50,64 @@ def _read_history(path: str | None) -> list:
     return data
 
 
+def _ingest_filter(args):
+    from datetime import date
+
+    from rag.filters import RecordFilter, parse_date, parse_years
+
+    years = parse_years(args.year)
+    if years and (args.since or args.until):
+        raise RagError("give either --year or --since/--until, not both")
+    since = parse_date(args.since, "since") if args.since else date(years[0], 1, 1) if years else None
+    until = parse_date(args.until, "until") if args.until else (
+        date(min(years[1], 9999), 12, 31) if years else None)
+    if since and until and until < since:
+        raise RagError(f"--until {until} is before --since {since}")
+    return RecordFilter(categories=tuple(args.category or ()), since=since, until=until)
+
+
 def cmd_ingest(args) -> int:
     from rag.build import build_embedder, open_store
-    from rag.corpus import load_corpus
+    from rag.corpus import check_sources, read_corpus
     from rag.ingest import ingest, rebuild
 
     settings = _settings(args)
-    papers = load_corpus(args.source or None)
+    keep = _ingest_filter(args)
+    sources = args.source or None
+    total = check_sources(sources)          # every file read once: a file-level problem stops before any write
     embedder = build_embedder(settings)
     client, store = open_store(settings, embedder)
-    if args.reset:
-        report = rebuild(papers, client, settings.collection, embedder)
-    else:
-        report = ingest(papers, store, embedder)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    skipped_path = settings.home / "ingest-skipped.txt"
+    with skipped_path.open("w", encoding="utf-8") as skipped:
+        def on_skip(record) -> None:
+            if record.kind != "filtered":   # the filter's reasons are one count, not a line per record
+                skipped.write(record.line() + "\n")
+
+        records = read_corpus(sources, keep)
+        kw = {"total": total, "on_skip": on_skip, "batch_size": args.batch_size}
+        if args.reset:
+            report = rebuild(records, client, settings.collection, embedder, **kw)
+        else:
+            report = ingest(records, store, embedder, **kw)
     print(report.line())
+    for record in report.examples:
+        print(f"  skipped {record.where}: {record.reason}")
+    if report.errors or report.duplicates:
+        print(f"every skipped record, with its reason: {skipped_path}")
+    else:
+        skipped_path.unlink(missing_ok=True)
+    if report.records and not report.papers_in and report.errors:
+        print("rag: error: no record could be used (reasons above)", file=sys.stderr)
+        return 1
     return 0
+
+
+def _where(args):
+    """The Chroma filter for --year / --category, or None."""
+    from rag.filters import parse_years, where_filter
+
+    return where_filter(parse_years(getattr(args, "year", None)), getattr(args, "category", None) or [])
 
 
 def _print_answer(answer, streamed: str) -> None:
@@ -94,16 +139,17 @@ def cmd_ask(args) -> int:
     settings = _settings(args)
     history = _read_history(args.history)
     check_question(args.question, settings.max_question_chars)   # before any model loads
+    where = _where(args)
     pipeline = build_pipeline(settings, progress=not args.json)
     answer, streamed = None, []
-    for item in pipeline.stream(args.question, history=history, top_k=args.top_k):
+    for item in pipeline.stream(args.question, history=history, top_k=args.top_k, where=where):
         if isinstance(item, Answer):
             answer = item
         elif not args.json:
             streamed.append(item)
             print(item, end="", flush=True)
     if args.json:
-        print(json.dumps(answer.to_json(), ensure_ascii=False))
+        print(json.dumps({**answer.to_json(), **({"filter": where} if where else {})}, ensure_ascii=False))
     else:
         _print_answer(answer, "".join(streamed))
     return 0
@@ -127,6 +173,7 @@ def cmd_summarize(args) -> int:
     from rag.summarize_cli import main_summarize
 
     _settings(args)
+    args.where = _where(args)
     return main_summarize(args) or 0
 
 
@@ -137,15 +184,32 @@ def cmd_bench(args) -> int:
     return main_bench(args) or 0
 
 
+def _filter_arguments(s) -> None:
+    s.add_argument("--year", metavar="YEAR", help="only papers from YEAR, or a range like 2020-2023")
+    s.add_argument("--category", action="append", metavar="CAT",
+                   help="only papers in this category, e.g. cs.LG (repeat for any of several)")
+
+
 def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rag", description="Ask questions about a collection of research-paper "
                                 "abstracts and get short answers that cite the papers. Runs offline.",
                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    s = sub.add_parser("ingest", help="build or update the store (bundled abstracts by default)")
-    s.add_argument("--source", nargs="+", metavar="PATH", help="JSONL, CSV or plain-text files, or folders of them")
+    s = sub.add_parser("ingest", help="build or update the store (bundled abstracts by default)",
+                       description="Add papers to the store. Re-running skips papers already stored, so an "
+                       "interrupted ingest resumes. Unusable records are skipped and listed with their reason.")
+    s.add_argument("--source", nargs="+", metavar="PATH",
+                   help="JSONL (also the arXiv metadata snapshot), JSON, CSV, BibTeX (.bib) or plain-text files, "
+                        "or folders of them")
     s.add_argument("--reset", action="store_true", help="rebuild the store from scratch (the old one stays until done)")
+    s.add_argument("--category", action="append", metavar="CAT",
+                   help="keep only records in this category, e.g. cs.LG (repeat for any of several)")
+    s.add_argument("--since", metavar="DATE", help="keep only records dated on or after DATE (2023-01-01)")
+    s.add_argument("--until", metavar="DATE", help="keep only records dated on or before DATE")
+    s.add_argument("--year", metavar="YEAR", help="keep only records from YEAR or a range (2020-2023)")
+    s.add_argument("--batch-size", type=int, default=64, metavar="N",
+                   help="papers embedded and written together (default 64; a kill loses at most one batch)")
     s.set_defaults(func=cmd_ingest)
 
     s = sub.add_parser("ask", help="answer one question with cited papers")
@@ -153,11 +217,13 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print one JSON answer object (see CONTRACT) and nothing else")
     s.add_argument("--history", metavar="FILE", help='JSON list of {"role","content"} turns before the question')
     s.add_argument("--top-k", type=int, default=None, metavar="N", help="papers given to the model (default 5)")
+    _filter_arguments(s)
     s.set_defaults(func=cmd_ask)
 
     s = sub.add_parser("summarize", help="a cited summary across every relevant paper")
     s.add_argument("topic")
     s.add_argument("--json", action="store_true")
+    _filter_arguments(s)
     s.set_defaults(func=cmd_summarize)
 
     s = sub.add_parser("eval", help="run an evaluation set and write results, summary, report and charts")
@@ -191,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     if getattr(args, "top_k", None) is not None and not 1 <= args.top_k <= 20:
         print("rag: error: --top-k must be between 1 and 20", file=sys.stderr)
+        return 2
+    if getattr(args, "batch_size", None) is not None and not 1 <= args.batch_size <= 4096:
+        print("rag: error: --batch-size must be between 1 and 4096", file=sys.stderr)
         return 2
     try:
         return args.func(args)

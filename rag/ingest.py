@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from rag.corpus import content_hash
+from rag.corpus import Skip, check_sources, content_hash, read_corpus
 from rag.embed import Embedder
+from rag.filters import RecordFilter
 from rag.store import ChromaStore, staging_name
 from rag.types import Chunk, Paper
 
@@ -34,40 +36,66 @@ def chunk_papers(papers: Sequence[Paper], embedder: Embedder) -> list[Chunk]:
 
 @dataclass
 class IngestReport:
-    papers_in: int = 0
+    records: int = 0            # records read (papers and skipped ones)
     added: int = 0
     updated: int = 0
     unchanged: int = 0
     chunks: int = 0
+    errors: int = 0             # unusable records (no abstract, bad JSON, ...)
+    duplicates: int = 0
+    filtered: int = 0           # left out by the ingest filters (--category, --since, --until)
+    examples: list[Skip] = field(default_factory=list)   # the first unusable records, for the summary
+
+    @property
+    def papers_in(self) -> int:
+        return self.added + self.updated + self.unchanged
+
+    def skip(self, record: Skip, keep_examples: int = 5) -> None:
+        if record.kind == "duplicate":
+            self.duplicates += 1
+        elif record.kind == "filtered":
+            self.filtered += 1
+        else:
+            self.errors += 1
+            if len(self.examples) < keep_examples:
+                self.examples.append(record)
 
     def line(self) -> str:
-        return (f"{self.papers_in} papers read: {self.added} added, {self.updated} updated, "
-                f"{self.unchanged} unchanged ({self.chunks} chunks written)")
+        skipped = [f"{n} {what}" for n, what in ((self.errors, "unusable"), (self.duplicates, "duplicates"),
+                                                  (self.filtered, "filtered out")) if n]
+        return (f"{self.records} records read: {self.added} added, {self.updated} updated, "
+                f"{self.unchanged} unchanged ({self.chunks} chunks written)"
+                + (f"; skipped {', '.join(skipped)}" if skipped else ""))
 
 
-def _batches(items: Sequence, size: int) -> Iterable[Sequence]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
+def ingest(records: Iterable[Paper | Skip], store: ChromaStore, embedder: Embedder, *, batch_size: int = 64,
+           progress: bool = True, total: int | None = None, on_batch: Callable[[int, int], None] | None = None,
+           on_skip: Callable[[Skip], None] | None = None) -> IngestReport:
+    """Add new or changed papers from a stream of records, a batch at a time; skipped records are counted.
 
-
-def ingest(papers: Sequence[Paper], store: ChromaStore, embedder: Embedder, *, batch_size: int = 64,
-           progress: bool = True, on_batch: Callable[[int, int], None] | None = None) -> IngestReport:
-    """Add new or changed papers; a paper's chunks land together, so a kill loses at most one batch."""
+    A batch's chunks land in one write and the store only counts a paper whose chunks are all there, so a
+    kill (even SIGKILL) loses at most the batch in flight, and running again skips every finished paper.
+    Memory holds one batch and the store's paper hashes, whatever the size of the input.
+    """
     known = store.paper_hashes()
-    report = IngestReport(papers_in=len(papers))
-    todo = []
-    for p in papers:
-        if known.get(p.paper_id) == content_hash(p):
-            report.unchanged += 1
-        else:
-            todo.append(p)
+    report = IngestReport()
     bar = None
-    if progress and todo:
+    if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(todo), unit="paper", desc="ingest", file=sys.stderr, dynamic_ncols=True)
-    done = 0
-    for batch in _batches(todo, batch_size):
+        bar = tqdm(total=total, unit="paper", desc="ingest", file=sys.stderr, dynamic_ncols=True, smoothing=0.05)
+    batch: list[Paper] = []
+    pending = 0                 # records read but not yet counted on the bar (their batch is not written yet)
+
+    def advance() -> None:
+        nonlocal pending
+        if bar:
+            bar.update(pending)
+        pending = 0
+        if on_batch:
+            on_batch(report.records, total or 0)
+
+    def write() -> None:
         chunks = chunk_papers(batch, embedder)
         vectors = embedder.embed([c.embed_text for c in chunks])
         replace = [p.paper_id for p in batch if p.paper_id in known]
@@ -75,17 +103,46 @@ def ingest(papers: Sequence[Paper], store: ChromaStore, embedder: Embedder, *, b
         report.updated += len(replace)
         report.added += len(batch) - len(replace)
         report.chunks += len(chunks)
-        done += len(batch)
+        batch.clear()
         if bar:
-            bar.update(len(batch))
-        if on_batch:
-            on_batch(done, len(todo))
-    if bar:
-        bar.close()
+            bar.set_postfix(added=report.added, skipped=report.errors + report.duplicates + report.filtered,
+                            refresh=False)
+        advance()
+
+    try:
+        for record in records:
+            report.records += 1
+            pending += 1
+            if isinstance(record, Skip):
+                report.skip(record)
+                if on_skip:
+                    on_skip(record)
+            elif known.get(record.paper_id) == content_hash(record):
+                report.unchanged += 1
+            else:
+                batch.append(record)
+            if len(batch) >= batch_size:
+                write()
+            elif not batch and pending >= 256:
+                advance()       # nothing waiting to be written: show the unchanged and skipped records go by
+        if batch:
+            write()
+        elif pending:
+            advance()
+    finally:
+        if bar:
+            bar.close()
     return report
 
 
-def rebuild(papers: Sequence[Paper], client, name: str, embedder: Embedder, **kw) -> IngestReport:
+def ingest_sources(paths: Sequence[Path | str] | None, store: ChromaStore, embedder: Embedder, *,
+                   keep: RecordFilter | None = None, **kw) -> IngestReport:
+    """Check every file (file-level errors stop here, before any write), then stream its records into the store."""
+    total = check_sources(paths)
+    return ingest(read_corpus(paths, keep), store, embedder, total=total, **kw)
+
+
+def rebuild(records: Iterable[Paper | Skip], client, name: str, embedder: Embedder, **kw) -> IngestReport:
     """Build a fresh collection beside the old one and swap it in only when complete."""
     staging = staging_name(name)
     try:
@@ -93,7 +150,7 @@ def rebuild(papers: Sequence[Paper], client, name: str, embedder: Embedder, **kw
     except Exception:
         pass
     fresh = ChromaStore(client, staging, embedder_name=embedder.name)
-    report = ingest(papers, fresh, embedder, **kw)
+    report = ingest(records, fresh, embedder, **kw)
     try:
         client.delete_collection(name)
     except Exception:

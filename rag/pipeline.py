@@ -9,6 +9,7 @@ from typing import Iterator, Sequence
 from rag.citations import SupportChecker, check_citations, content_words, numbers_in, strip_markers
 from rag.condense import question_in_context, standalone_query
 from rag.errors import InputError
+from rag.filters import describe
 from rag.generate import Generator
 from rag.prompt import CANNOT_ANSWER, build_messages
 from rag.retrieve import HybridRetriever, coverage
@@ -91,6 +92,10 @@ class Pipeline:
         self.model_info = {"generator": getattr(generator, "name", type(generator).__name__),
                            "embedder": embedder_name or getattr(checker.embedder, "name", "")}
 
+    def facets(self) -> dict[str, list]:
+        """Years and categories present in the collection (for the UI's filters)."""
+        return self.retriever.facets()
+
     def validate(self, question: str) -> str:
         return check_question(question, self.max_question_chars)
 
@@ -138,13 +143,18 @@ class Pipeline:
 
         raw = ""
 
-        def refuse(reason: str) -> Answer:
+        def refuse(reason: str, text: str = CANNOT_ANSWER) -> Answer:
             timings["total_s"] = time.perf_counter() - t0
             timings.setdefault("first_token_s", timings["total_s"])
-            return Answer(question=question, answer=CANNOT_ANSWER, abstained=True, citations=[], sources=hits,
+            return Answer(question=question, answer=text, abstained=True, citations=[], sources=hits,
                           timings=timings, model=self.model_info, query=query, related=hits[:3],
                           evidence={**evidence, "abstain_reason_" + reason: 1.0}, draft=raw)
 
+        if where and not hits:
+            text = f"{CANNOT_ANSWER} No paper in the collection matches the filter ({describe(where)})."
+            yield text
+            yield refuse("filter_matches_nothing", text)
+            return
         if not hits or not content_words(query) or self.policy.weak_evidence(evidence):
             yield CANNOT_ANSWER
             yield refuse("weak_evidence")

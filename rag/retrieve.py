@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Protocol, Sequence
 
 from rag.embed import Embedder
-from rag.store import ChromaStore
+from rag.filters import matches
+from rag.store import ChromaStore, paper_from_metadata
 from rag.types import Hit, Paper
 
 CANDIDATES = 40          # chunks taken from each ranking before fusion
@@ -58,15 +59,16 @@ class BM25Index:
     def idf(self, term: str) -> float:
         return self._idf.get(term, math.log(self.size + 1)) if self.size else 0.0
 
-    def search(self, query: str, k: int) -> list[tuple[int, float]]:
-        """(row, score) of the k best chunks with a positive score."""
-        if not self.size:
+    def search(self, query: str, k: int, mask=None) -> list[tuple[int, float]]:
+        """(row, score) of the k best chunks with a positive score; `mask` (bools, one per chunk) limits them."""
+        if not self.size or (mask is not None and not mask.any()):
             return []
         with self._lock:
             ids = self._tokenizer.tokenize([query], return_as="ids", update_vocab=False, show_progress=False)
             if not ids or not ids[0]:
                 return []
-            docs, scores = self._bm25.retrieve(ids, k=min(k, self.size), show_progress=False, n_threads=1)
+            docs, scores = self._bm25.retrieve(ids, k=min(k, self.size), show_progress=False, n_threads=1,
+                                               weight_mask=None if mask is None else mask.astype("float32"))
         return [(int(d), float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
 
 
@@ -104,13 +106,33 @@ class HybridRetriever:
         """(Re)build the in-memory BM25 index from the store, after an ingest."""
         rows = []
         for cid, text, meta in self.store.iter_chunks():
-            rows.append(_ChunkRow(cid, Paper(meta["paper_id"], meta["title"], meta.get("abstract", ""),
-                                             meta.get("authors", ""), meta.get("year"), meta.get("url", ""),
-                                             meta.get("categories", "")), text))
+            rows.append(_ChunkRow(cid, paper_from_metadata(meta), text))
         self._rows = rows
         self._row_of = {r.chunk_id: i for i, r in enumerate(rows)}
         self.bm25 = BM25Index([f"{r.paper.title}. {r.text}" for r in rows])
         self._papers = {r.paper.paper_id: r.paper for r in rows if r.paper.abstract}
+        self._masks: dict[str, object] = {}      # filter (as JSON) -> chunk mask
+
+    def _mask(self, where: dict):
+        """Which chunks match the filter (BM25 then ranks only those, so a narrow filter still gets its best)."""
+        import json
+
+        import numpy as np
+
+        key = json.dumps(where, sort_keys=True)
+        if key not in self._masks:
+            self._masks[key] = np.fromiter((matches(r.paper, where) for r in self._rows), dtype=bool,
+                                           count=len(self._rows))
+        return self._masks[key]
+
+    def facets(self) -> dict[str, list]:
+        """The years (newest first) and categories (most papers first) of the stored papers, for filter menus."""
+        years = sorted({p.year for p in self._papers.values() if p.year}, reverse=True)
+        counts: dict[str, int] = {}
+        for p in self._papers.values():
+            for c in p.categories.split():
+                counts[c] = counts.get(c, 0) + 1
+        return {"years": years, "categories": sorted(counts, key=lambda c: (-counts[c], c))}
 
     @property
     def n_papers(self) -> int:
@@ -125,9 +147,7 @@ class HybridRetriever:
         vector = vector if vector is not None else self.embedder.embed([query])[0]
         dense = [(self._row_of[cid], s) for cid, s in self.store.query(vector, CANDIDATES, where=where)
                  if cid in self._row_of]
-        sparse = self.bm25.search(query, CANDIDATES)
-        if where:
-            sparse = [(i, s) for i, s in sparse if _matches(self._rows[i].paper, where)]
+        sparse = self.bm25.search(query, CANDIDATES, mask=self._mask(where) if where else None)
         return dense, sparse
 
     def retrieve(self, query: str, top_k: int = 5, *, where: dict | None = None,
@@ -151,24 +171,6 @@ class HybridRetriever:
             hit.dense = max(hit.dense, dense_of.get(cid, 0.0))
             hit.bm25 = max(hit.bm25, bm25_of.get(cid, 0.0))
         return list(hits.values())[:top_k]
-
-
-def _matches(paper: Paper, where: dict) -> bool:
-    """The subset of Chroma `where` filters the CLI builds: equality on year, substring on categories."""
-    for key, cond in where.items():
-        if key == "$and":
-            return all(_matches(paper, c) for c in cond)
-        value = getattr(paper, key, None)
-        if isinstance(cond, dict):
-            if "$eq" in cond and value != cond["$eq"]:
-                return False
-            if "$gte" in cond and (value is None or value < cond["$gte"]):
-                return False
-            if "$lte" in cond and (value is None or value > cond["$lte"]):
-                return False
-        elif value != cond:
-            return False
-    return True
 
 
 def coverage(query: str, hits: Sequence[Hit], bm25: BM25Index, top: int = 3) -> float:

@@ -13,7 +13,7 @@ from rag.errors import RagError
 class Settings:
     home: Path = Path(".rag")                # RAG_HOME: store and cached models
     models_home: Path | None = None          # RAG_MODELS_DIR: where converted models are cached (default RAG_HOME/models)
-    embedder: str = "bundled"                # RAG_EMBEDDER: "bundled" (all-MiniLM-L6-v2) or a sentence-transformers path/id
+    embedder: str = "bundled"                # RAG_EMBEDDER: "bundled" (all-MiniLM-L6-v2), a sentence-transformers path/id, or "hash" (no model)
     generator: str = "bundled"               # RAG_GENERATOR: "bundled" (Qwen2.5-Coder-0.5B GGUF), a folder, a .gguf file or a hub id
     precision: str = "auto"                  # RAG_PRECISION: auto (bfloat16 where the CPU has it, else float32), bfloat16, float32, int8
     llm_base_url: str = ""                   # RAG_LLM_BASE_URL: an OpenAI-compatible server instead of a local model

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from rag.errors import StoreError
+from rag.filters import CATEGORY_KEY
 from rag.types import Chunk, Paper
 
 SCHEMA = 1                      # bump when the stored layout changes; old stores then ask for --reset
@@ -17,6 +18,11 @@ def _chunk_metadata(chunk: Chunk, index: int, n: int, digest: str) -> dict:
             "authors": p.authors, "url": p.url, "categories": p.categories}
     if p.year is not None:
         meta["year"] = p.year
+    if p.date:
+        meta["date"] = p.date
+    categories = p.categories.split()
+    if categories:                          # a list, so questions can filter with `$contains` (Chroma rejects [])
+        meta[CATEGORY_KEY] = categories
     if index == 0:
         meta["abstract"] = p.abstract   # the whole abstract once per paper, for citation checks
     return meta
@@ -25,7 +31,7 @@ def _chunk_metadata(chunk: Chunk, index: int, n: int, digest: str) -> dict:
 def paper_from_metadata(meta: dict) -> Paper:
     return Paper(paper_id=meta["paper_id"], title=meta["title"], abstract=meta.get("abstract", ""),
                  authors=meta.get("authors", ""), year=meta.get("year"), url=meta.get("url", ""),
-                 categories=meta.get("categories", ""))
+                 categories=meta.get("categories", ""), date=meta.get("date", ""))
 
 
 def open_client(path: Path | None = None, url: str = ""):

@@ -14,6 +14,7 @@ from typing import Callable, Iterator, Sequence
 
 from rag.citations import (MARKER, SupportChecker, check_citations, content_words, keep_valid_markers,
                            markers_in, split_sentences, strip_markers)
+from rag.filters import describe
 from rag.generate import Generator
 from rag.pipeline import AbstainPolicy, check_question, is_cannot_answer
 from rag.prompt import CANNOT_ANSWER, format_sources, load_template
@@ -199,10 +200,11 @@ class Summarizer:
         kw.setdefault("max_topic_chars", pipeline.max_question_chars)
         return cls(pipeline.retriever, pipeline.generator, pipeline.checker, **kw)
 
-    def summarize(self, topic: str, *, on_progress: Progress | None = None,
-                  stream: bool = False) -> Summary | Iterator[str | Summary]:
-        """The Summary; with stream=True an iterator of the model's raw text pieces, then the Summary last."""
-        items = self.stream(topic, on_progress=on_progress)
+    def summarize(self, topic: str, *, on_progress: Progress | None = None, stream: bool = False,
+                  where: dict | None = None) -> Summary | Iterator[str | Summary]:
+        """The Summary; with stream=True an iterator of the model's raw text pieces, then the Summary last.
+        `where` limits the papers (rag.filters.where_filter)."""
+        items = self.stream(topic, on_progress=on_progress, where=where)
         if stream:
             return items
         summary = None
@@ -214,9 +216,9 @@ class Summarizer:
 
     # -- the steps ------------------------------------------------------------------------------------------
 
-    def select(self, query: str) -> tuple[list[Hit], list[Hit], dict[str, float]]:
+    def select(self, query: str, where: dict | None = None) -> tuple[list[Hit], list[Hit], dict[str, float]]:
         """(kept, left_out, evidence signals) for the topic query."""
-        pool = self.retriever.retrieve(query, self.config.pool)
+        pool = self.retriever.retrieve(query, self.config.pool, where=where)
         vector = self.checker.embedder.embed([query])[0]
         if pool:   # embed the sentences of every candidate the support condition may score, in one call
             best = max(h.score for h in pool)
@@ -345,14 +347,15 @@ class Summarizer:
 
     # -- the whole flow -------------------------------------------------------------------------------------
 
-    def stream(self, topic: str, *, on_progress: Progress | None = None) -> Iterator[str | Summary]:
+    def stream(self, topic: str, *, on_progress: Progress | None = None,
+               where: dict | None = None) -> Iterator[str | Summary]:
         """Yield the model's raw text as it is written (batch by batch), then the checked Summary."""
         progress = on_progress or (lambda message, done, total: None)
         t0 = time.perf_counter()
         topic = check_question(topic, self.max_topic_chars)
         query = topic_query(topic)
         progress("finding the relevant papers", 0, 0)
-        kept, left_out, signals = self.select(query)
+        kept, left_out, signals = self.select(query, where)
         timings = {"retrieve_s": time.perf_counter() - t0}
 
         def result(text: str, papers: list[PaperEvidence], **kw) -> Summary:
@@ -363,9 +366,12 @@ class Summarizer:
                            contribution_words=self.config.contribution_words, **kw)
 
         if not kept:
-            yield CANNOT_ANSWER
-            yield result(CANNOT_ANSWER, [], citations=[], related=left_out[:3],
-                         evidence={**signals, "abstain_reason_no_relevant_paper": 1.0})
+            text, reason = CANNOT_ANSWER, "abstain_reason_no_relevant_paper"
+            if where and not signals["candidates"]:
+                text, reason = (f"{CANNOT_ANSWER} No paper in the collection matches the filter ({describe(where)}).",
+                                "abstain_reason_filter_matches_nothing")
+            yield text
+            yield result(text, [], citations=[], related=left_out[:3], evidence={**signals, reason: 1.0})
             return
         papers = self.read(query, kept, progress)
         timings["read_s"] = time.perf_counter() - t0 - timings["retrieve_s"]

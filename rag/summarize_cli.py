@@ -55,11 +55,12 @@ def main_summarize(args) -> int:
     settings = settings_from_env()
     check_question(args.topic, settings.max_question_chars)   # before any model loads
     pipeline = build_pipeline(settings, progress=not args.json)
-    summary = pipeline.summarize(args.topic, on_progress=stderr_progress)
+    summary = pipeline.summarize(args.topic, on_progress=stderr_progress, where=getattr(args, "where", None))
     if sys.stderr.isatty():
         print(file=sys.stderr)
     if args.json:
-        print(json.dumps(summary.to_json(), ensure_ascii=False))
+        where = getattr(args, "where", None)
+        print(json.dumps({**summary.to_json(), **({"filter": where} if where else {})}, ensure_ascii=False))
         return 0
     print(render(summary))
     t = summary.timings

@@ -18,7 +18,8 @@ class Paper:
     authors: str = ""
     year: int | None = None
     url: str = ""
-    categories: str = ""
+    categories: str = ""        # space-separated, e.g. "cs.LG stat.ML"
+    date: str = ""              # ISO date (first version / publication) when the source has one
 
 
 @dataclass(frozen=True, slots=True)

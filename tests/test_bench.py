@@ -143,3 +143,21 @@ def test_format_table_reads_a_whole_result():
     assert "over 10 papers: 40 s, 9/10 citations supported" in text
     assert "warm start" in text and "skipped" in text and "FAIL" in text and "not measured" in text
     json.dumps(result)
+
+
+def test_synthetic_arxiv_file_reads_back_as_the_same_papers(tmp_path):
+    papers = bench.synthetic_papers(50)
+    assert len({p.categories for p in papers}) > 3 and all(p.date.startswith(str(p.year)) for p in papers)
+    path = bench.write_arxiv_jsonl(papers, tmp_path / "arxiv.jsonl")
+    back = load_corpus([path])
+    assert [(p.paper_id, p.title, p.abstract, p.authors, p.year, p.date, p.categories) for p in back] == \
+        [(p.paper_id, p.title, p.abstract, p.authors, p.year, p.date, p.categories) for p in papers]
+    assert back[0].url == f"https://arxiv.org/abs/{papers[0].paper_id}"
+
+
+def test_bench_ingest_of_a_file_goes_through_the_streaming_path(tmp_path):
+    from rag.embed import HashEmbedder
+
+    path = bench.write_arxiv_jsonl(bench.synthetic_papers(40), tmp_path / "arxiv.jsonl")
+    figures, store = bench.bench_ingest(path, tmp_path / "chroma", HashEmbedder(), progress=False)
+    assert figures["papers"] == 40 and len(store.paper_hashes()) == 40

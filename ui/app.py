@@ -104,7 +104,7 @@ def build_app(pipeline, settings):
         path.write_text(render.export_markdown(turns), encoding="utf-8")
         return gr.DownloadButton(value=str(path), interactive=True)
 
-    def summarize(topic, turns):
+    def summarize(topic, turns, where=None):
         """Build one summary, showing each step and the draft in the chat. Yields like `respond`."""
         pending = turns + [Turn(question=topic, answer=None, error=None)]
         progress = ("finding the relevant papers", 0, 0)
@@ -116,7 +116,7 @@ def build_app(pipeline, settings):
         yield "", chat(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         summary: Answer | None = None
         try:
-            for kind, value in summary_events(pipeline, topic):
+            for kind, value in summary_events(pipeline, topic, where):
                 if kind == "progress":
                     progress = value
                 elif isinstance(value, Answer):
@@ -141,19 +141,20 @@ def build_app(pipeline, settings):
         turns.append(Turn(question=question, answer=None, error=error))
         return gr.skip(), render.turn_messages(turns), gr.skip(), gr.skip(), turns, gr.skip()
 
-    def respond(question, turns, top_k, max_new_tokens, mode=ASK):
+    def respond(question, turns, top_k, max_new_tokens, mode=ASK, year="", categories=None):
         """Stream one answer (or, in Summarize mode, one summary). Yields (textbox, chatbot, sources, status,
         turns, export)."""
         turns = list(turns or [])
         question = str(question or "")
         try:
             pipeline.validate(question)
+            where = filter_where(year, categories)
         except RagError as e:
             turns.append(Turn(question=question, answer=None, error=str(e)))
             yield "", render.turn_messages(turns), gr.skip(), gr.skip(), turns, gr.skip()
             return
         if mode == SUMMARIZE:
-            yield from summarize(question, turns)
+            yield from summarize(question, turns, where)
             return
         history = render.pipeline_history(turns)
         pending = turns + [Turn(question=question, answer=None, error=None)]
@@ -162,7 +163,7 @@ def build_app(pipeline, settings):
         answer: Answer | None = None
         try:
             for item in pipeline.stream(question, history=history, top_k=int(top_k),
-                                        max_new_tokens=int(max_new_tokens)):
+                                        max_new_tokens=int(max_new_tokens), where=where):
                 if isinstance(item, Answer):
                     answer = item
                     break
@@ -213,13 +214,22 @@ def build_app(pipeline, settings):
                                       info="Ask mode; Summarize keeps every paper above a relevance cut-off")
                     max_new = gr.Slider(*MAX_NEW_TOKENS_RANGE, value=max_new_default, step=16,
                                         label="Maximum answer length (tokens)", info="Ask mode")
+                    facets = pipeline.facets() if hasattr(pipeline, "facets") else {}
+                    years, cats = facets.get("years") or [], facets.get("categories") or []
+                    year = gr.Textbox(label="Year", placeholder="any, or e.g. 2023 or 2020-2023", elem_id="rag-year",
+                                      info=(f"papers from {years[-1]} to {years[0]}" if years else
+                                            "the papers in this collection have no year"), max_lines=1)
+                    categories = gr.Dropdown(cats, value=[], multiselect=True, label="Categories",
+                                             elem_id="rag-categories",
+                                             info="only papers in any of these" if cats else
+                                             "the papers in this collection have no categories")
             with gr.Column(scale=2, min_width=320, elem_id="rag-sources-col"):
                 gr.Markdown("### Sources")
                 sources = gr.HTML(render.SOURCES_PLACEHOLDER, elem_id="rag-sources")
         status = gr.Markdown(render.status_line(model_info), elem_id="rag-status")
 
         outputs = [question, chatbot, sources, status, turns, export]
-        inputs = [question, turns, top_k, max_new, mode]
+        inputs = [question, turns, top_k, max_new, mode, year, categories]
         mode.change(switch_mode, mode, [question, ask], queue=False, show_progress="hidden")
         # "minimal": the sources panel keeps showing the last answer's papers while the next one streams
         submitted = question.submit(respond, inputs, outputs, show_progress="minimal")
@@ -233,7 +243,14 @@ class _Stopped(Exception):
     """Raised inside the summary worker once nobody is listening any more (New chat, closed tab)."""
 
 
-def summary_events(pipeline, topic: str):
+def filter_where(year: str | None, categories) -> dict | None:
+    """The Chroma filter for the settings' year box and category menu (InputError for a bad year)."""
+    from rag.filters import parse_years, where_filter
+
+    return where_filter(parse_years(year), list(categories or []))
+
+
+def summary_events(pipeline, topic: str, where: dict | None = None):
     """Run pipeline.summarize(topic, stream=True) in a worker thread and yield its events as they happen:
     ("progress", (message, done, total)), ("item", text piece or the final Summary). A thread, because the
     summarizer reports progress (reading papers, checking citations) between the pieces it yields, and the
@@ -250,7 +267,8 @@ def summary_events(pipeline, topic: str):
 
     def work() -> None:
         try:
-            for item in pipeline.summarize(topic, on_progress=on_progress, stream=True):
+            for item in pipeline.summarize(topic, on_progress=on_progress, stream=True,
+                                           **({"where": where} if where else {})):
                 if stop.is_set():
                     break
                 events.put(("item", item))
