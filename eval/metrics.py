@@ -14,7 +14,8 @@ How the edge cases count (the same rules for every pipeline):
 - A question with no answer keywords (some summary questions) has no keyword score.
 - A question whose run raised an error counts as a failure: no sources, no citations, not
   abstained, no latency. `errors` counts them.
-- Means are over questions (macro); `supported_rate` pools every citation (micro).
+- Means are over questions (macro); `supported_rate` pools every citation (micro), and
+  `cited_sentence_rate` every sentence of the answers that were given (abstentions have none).
 - Titles match case-insensitively after Unicode (NFKC) and whitespace normalisation.
 - A metric with no data (e.g. abstention recall for a type without unanswerable questions) is None.
 """
@@ -24,10 +25,12 @@ import math
 import unicodedata
 from typing import Iterable, Sequence
 
+from rag.citations import markers_in, split_sentences
+
 TYPES = ("factoid", "paraphrase", "multi", "summary", "unanswerable", "followup")
 SUMMARY_KEYS = ("n", "recall_at_5", "mrr", "citation_precision", "citation_recall", "keyword_accuracy",
                 "abstention_precision", "abstention_recall", "supported_rate", "latency_p50_s",
-                "latency_p95_s", "first_token_p50_s", "answerable_refusal_rate", "errors")
+                "latency_p95_s", "first_token_p50_s", "answerable_refusal_rate", "cited_sentence_rate", "errors")
 
 
 def norm_title(title: str) -> str:
@@ -143,7 +146,10 @@ def score_row(row: dict, k: int = 5) -> dict:
     else:
         kw = 0.0 if abstained or row.get("error") else float(keyword_hit(row.get("answer", ""), keywords))
     flags = [bool(c.get("supported")) for c in row.get("citations") or []]
+    sentences = [] if abstained or row.get("error") else split_sentences(row.get("answer") or "")
     return {
+        "n_sentences": len(sentences),
+        "n_cited_sentences": sum(1 for x in sentences if markers_in(x)),
         "recall_at_5": recall_at_k(sources, gold, k) if answerable else None,
         "reciprocal_rank": reciprocal_rank(sources, gold) if answerable else None,
         "citation_precision": citation_precision(cited, gold) if answerable else None,
@@ -184,6 +190,8 @@ def _summarize_group(rows: Sequence[dict]) -> dict:
         "latency_p95_s": percentile(total, 95),
         "first_token_p50_s": percentile(first, 50),
         "answerable_refusal_rate": mean(float(s["abstained"]) for s in answerable) if answerable else None,
+        "cited_sentence_rate": (sum(s["n_cited_sentences"] for s in scores) / n_sentences
+                                if (n_sentences := sum(s["n_sentences"] for s in scores)) else None),
         "errors": sum(1 for r in rows if r.get("error")),
     }
     return {k: (_round(v) if isinstance(v, float) else v) for k, v in out.items()}

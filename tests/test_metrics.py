@@ -109,6 +109,14 @@ def test_summarize_overall():
     assert s["latency_p95_s"] == pytest.approx(5.6)
     assert s["first_token_p50_s"] == 1.0
     assert s["errors"] == 0
+    assert s["cited_sentence_rate"] == 1.0                            # q1, q2, q5: one cited sentence each
+
+
+def test_cited_sentence_rate_counts_sentences_without_a_marker():
+    row = _row("s1", "summary", [A], [], "First claim [1]. An uncited claim. Third [2].", False, [A], [(A, True)])
+    assert score_row(row)["n_sentences"] == 3 and score_row(row)["n_cited_sentences"] == 2
+    assert summarize([row])["cited_sentence_rate"] == pytest.approx(2 / 3, abs=1e-4)
+    assert summarize(ROWS[2:4])["cited_sentence_rate"] is None        # only refusals: no sentences
 
 
 def test_summarize_by_type():
