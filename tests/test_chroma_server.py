@@ -30,19 +30,15 @@ def test_ingest_and_ask_through_a_chroma_server(chroma_server, tmp_path, tiny_pa
     corpus.write_text(TINY, encoding="utf-8")
     n = len(tiny_papers)
 
+    # Idempotent re-ingest and --reset on a server are in test_store.py, which runs on both kinds of client.
     assert f"{n} added" in _rag(env, "ingest", "--source", str(corpus))
-    assert f"{n} unchanged" in _rag(env, "ingest", "--source", str(corpus))
-    chunks = open_client(url=chroma_server).get_collection("cli_e2e").count()
-    assert chunks >= n
+    assert open_client(url=chroma_server).get_collection("cli_e2e").count() >= n
 
     data = json.loads(_rag(env, "ask", "How many object classes does the 3DIEBench dataset have?", "--json"))
     assert not data["abstained"], data["answer"]
     assert "55" in data["answer"]
     assert data["sources"][0]["title"] == SIE
     assert any(c["title"] == SIE and c["supported"] for c in data["citations"]), data["citations"]
-
-    assert f"{n} added" in _rag(env, "ingest", "--source", str(corpus), "--reset")   # swap on the server too
-    assert open_client(url=chroma_server).get_collection("cli_e2e").count() == chunks
     assert not (tmp_path / "home" / "chroma").exists()    # nothing went to an embedded store
 
 
