@@ -52,10 +52,10 @@ def _http_client(url: str, settings, *, timeout_s: float, connect_timeout_s: flo
     the client, so a silent server would hang it: ask for the heartbeat first, with our time-outs,
     then put the same time-outs on the client's session.
     """
+    from urllib.parse import urlparse
+
     import chromadb
     import httpx
-
-    from urllib.parse import urlparse
 
     u = urlparse(url if "://" in url else f"http://{url}")
     if u.scheme not in ("http", "https") or not u.hostname:
@@ -98,7 +98,7 @@ class _Guarded:
 
             try:
                 return attr(*args, **kwargs)
-            except (httpx.TransportError, httpx.TimeoutException) as e:
+            except httpx.TransportError as e:   # refused, reset, or one of our time-outs
                 raise StoreError(f"lost the Chroma server ({type(e).__name__} during {name}); is it still "
                                  "running? The papers written so far are kept") from None
         return call
