@@ -52,12 +52,25 @@ def build_parts(settings: Settings, *, progress: bool = True,
     return Parts(settings, embedder, store, client)
 
 
+BACKENDS = ("transformers", "llamacpp")
+
+
 def build_generator(settings: Settings):
-    """The configured generator: an OpenAI-compatible server, or a local transformers model."""
+    """The configured generator: an OpenAI-compatible server, llama.cpp in-process, or transformers (default)."""
+    from rag.errors import ModelError
+
     if settings.llm_base_url:
         from rag.openai_generator import OpenAIGenerator
 
         return OpenAIGenerator(settings.llm_base_url, settings.llm_model, api_key=settings.llm_api_key)
+    if settings.backend == "llamacpp":
+        from rag.llamacpp_generator import LlamaCppGenerator
+        from rag.model_files import resolve_gguf
+
+        path, name = resolve_gguf(settings.generator, settings.models_dir)
+        return LlamaCppGenerator(path, name=name)
+    if settings.backend != "transformers":
+        raise ModelError(f"unknown RAG_BACKEND {settings.backend!r}; use one of {', '.join(BACKENDS)}")
     from rag.generate import TransformersGenerator
     from rag.model_files import resolve_generator_model
 

@@ -182,6 +182,20 @@ def resolve_generator_model(spec: str, models_dir: Path) -> tuple[Path | str, st
     return spec, spec
 
 
+def resolve_gguf(spec: str, models_dir: Path) -> tuple[Path, str]:
+    """A GGUF file for llama.cpp and a display name: "bundled" is assembled once, a .gguf path is used as is."""
+    spec = (spec or "bundled").strip()
+    if spec == "bundled":
+        return assemble_bundled_gguf(Path(models_dir)), "Qwen2.5-Coder-0.5B-Instruct (bundled, llama.cpp)"
+    path = Path(spec).expanduser()
+    if path.suffix.lower() != ".gguf":
+        raise ModelError(f"RAG_BACKEND=llamacpp runs GGUF files only; {spec!r} is not one "
+                         "(use 'bundled' or a .gguf path, or RAG_BACKEND=transformers)")
+    if not path.is_file():
+        raise ModelError(f"GGUF file not found: {path} (give an existing .gguf path)")
+    return path, path.name
+
+
 def _looks_like_path(spec: str) -> bool:
     # A hub id is "name" or "owner/name"; anything else that is not on disk is a missing path.
     return (spec.lower().endswith(".gguf") or spec.startswith(("/", ".", "~"))

@@ -15,6 +15,7 @@ class Settings:
     models_home: Path | None = None          # RAG_MODELS_DIR: where converted models are cached (default RAG_HOME/models)
     embedder: str = "bundled"                # RAG_EMBEDDER: "bundled" (all-MiniLM-L6-v2), a sentence-transformers path/id, or "hash" (no model)
     generator: str = "bundled"               # RAG_GENERATOR: "bundled" (Qwen2.5-Coder-0.5B GGUF), a folder, a .gguf file or a hub id
+    backend: str = "transformers"            # RAG_BACKEND: transformers, or llamacpp (the optional extra; GGUF files only)
     precision: str = "auto"                  # RAG_PRECISION: auto (bfloat16 where the CPU has it, else float32), bfloat16, float32, int8
     llm_base_url: str = ""                   # RAG_LLM_BASE_URL: an OpenAI-compatible server instead of a local model
     llm_model: str = ""                      # RAG_LLM_MODEL: the model name on that server
@@ -39,7 +40,7 @@ class Settings:
 
 _ENV = {
     "RAG_HOME": "home", "RAG_MODELS_DIR": "models_home", "RAG_EMBEDDER": "embedder", "RAG_GENERATOR": "generator",
-    "RAG_PRECISION": "precision", "RAG_LLM_BASE_URL": "llm_base_url", "RAG_LLM_MODEL": "llm_model",
+    "RAG_BACKEND": "backend", "RAG_PRECISION": "precision", "RAG_LLM_BASE_URL": "llm_base_url", "RAG_LLM_MODEL": "llm_model",
     "RAG_LLM_API_KEY": "llm_api_key", "RAG_COLLECTION": "collection", "RAG_CHROMA_URL": "chroma_url", "RAG_FUSION": "fusion",
     "RAG_TOP_K": "top_k", "RAG_MAX_NEW_TOKENS": "max_new_tokens", "RAG_PASSAGE_WORDS": "passage_words",
 }

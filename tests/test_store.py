@@ -8,9 +8,20 @@ from rag.ingest import chunk_papers, ingest, rebuild
 from rag.store import ChromaStore, open_client
 
 
-def test_reingest_is_idempotent_and_replaces_changed_papers(tmp_path, tiny_papers):
+@pytest.fixture(params=["embedded", "server"])
+def client(request, tmp_path):
+    """An empty Chroma client: embedded in tmp_path, or an HttpClient of a real `chroma run` server."""
+    if request.param == "embedded":
+        return open_client(tmp_path)
+    client = open_client(url=request.getfixturevalue("chroma_server"))
+    for collection in client.list_collections():   # one server serves every test: start each empty
+        client.delete_collection(collection.name)
+    return client
+
+
+def test_reingest_is_idempotent_and_replaces_changed_papers(client, tiny_papers):
     embedder = HashEmbedder()
-    store = ChromaStore(open_client(tmp_path), "papers", embedder_name=embedder.name)
+    store = ChromaStore(client, "papers", embedder_name=embedder.name)
     first = ingest(tiny_papers, store, embedder, progress=False)
     n = store.count_chunks()
     again = ingest(tiny_papers, store, embedder, progress=False)
@@ -33,8 +44,8 @@ class _FailingEmbedder(HashEmbedder):
         return super().embed(texts)
 
 
-def test_interrupted_ingest_keeps_whole_papers_and_resumes(tmp_path, tiny_papers):
-    store = ChromaStore(open_client(tmp_path), "papers", embedder_name="hash-embedder")
+def test_interrupted_ingest_keeps_whole_papers_and_resumes(client, tiny_papers):
+    store = ChromaStore(client, "papers", embedder_name="hash-embedder")
     with pytest.raises(KeyboardInterrupt):
         ingest(tiny_papers, store, _FailingEmbedder(fail_after=1), batch_size=2, progress=False)
     done = store.paper_hashes()
@@ -44,8 +55,7 @@ def test_interrupted_ingest_keeps_whole_papers_and_resumes(tmp_path, tiny_papers
     assert store.count_chunks() == len(chunk_papers(tiny_papers, HashEmbedder()))
 
 
-def test_interrupted_rebuild_leaves_the_old_store_in_place(tmp_path, tiny_papers):
-    client = open_client(tmp_path)
+def test_interrupted_rebuild_leaves_the_old_store_in_place(client, tiny_papers):
     store = ChromaStore(client, "papers", embedder_name="hash-embedder")
     ingest(tiny_papers[:2], store, HashEmbedder(), progress=False)
     with pytest.raises(KeyboardInterrupt):
@@ -55,8 +65,7 @@ def test_interrupted_rebuild_leaves_the_old_store_in_place(tmp_path, tiny_papers
     assert len(ChromaStore(client, "papers").paper_hashes()) == len(tiny_papers)
 
 
-def test_store_from_another_embedder_or_version_names_the_rebuild_command(tmp_path, tiny_papers):
-    client = open_client(tmp_path)
+def test_store_from_another_embedder_or_version_names_the_rebuild_command(client, tiny_papers):
     ingest(tiny_papers[:1], ChromaStore(client, "papers", embedder_name="hash-embedder"), HashEmbedder(),
            progress=False)
     with pytest.raises(StoreError, match="rag ingest --reset"):
@@ -70,3 +79,35 @@ def test_corrupted_store_file_is_a_store_error(tmp_path):
     (tmp_path / "chroma.sqlite3").write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreError, match="rag ingest --reset"):
         ChromaStore(open_client(tmp_path), "papers")
+
+
+def test_unreachable_or_silent_server_is_one_store_error_within_seconds():
+    import socket
+    import time
+
+    from tests.servers import free_port
+
+    start = time.monotonic()
+    with pytest.raises(StoreError, match=r"cannot reach a Chroma server at http://127.0.0.1:\d+.*chroma run"):
+        open_client(url=f"http://127.0.0.1:{free_port()}")          # nothing listens there
+    with socket.socket() as silent:                                   # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        with pytest.raises(StoreError, match="did not answer within 1 s"):
+            open_client(url=f"http://127.0.0.1:{silent.getsockname()[1]}", connect_timeout_s=1)
+    assert time.monotonic() - start < 10
+    with pytest.raises(StoreError, match="not a server address"):
+        open_client(url="ftp://example")
+
+
+def test_requests_to_a_server_are_time_limited_and_a_lost_server_is_a_store_error(tmp_path, tiny_papers):
+    from tests.servers import chroma_argv, free_port, running_server
+
+    port = free_port()
+    with running_server(chroma_argv(tmp_path / "db", port), "/api/v2/heartbeat", port, deadline_s=60) as url:
+        client = open_client(url=url, timeout_s=30)
+        assert client._server._session.timeout.read == 30    # chromadb's own session has no time-out
+        store = ChromaStore(client, "papers", embedder_name="hash-embedder")
+        ingest(tiny_papers, store, HashEmbedder(), progress=False)
+    with pytest.raises(StoreError, match="lost the Chroma server"):
+        store.count_chunks()
