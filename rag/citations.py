@@ -71,8 +71,26 @@ def markers_in(text: str) -> list[int]:
     return out
 
 
+def _rewrite_markers(text: str, fix) -> str:
+    """MARKER.sub until nothing changes: removing "[9]" from "[[9]1]" leaves a new marker "[1]"."""
+    while (new := MARKER.sub(fix, text)) != text:
+        text = new
+    return text
+
+
+def _tidy(text: str) -> str:
+    """The spaces a removed marker leaves: none doubled within a line, none before punctuation."""
+    return re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", text)).strip()
+
+
+def remove_markers(text: str) -> str:
+    """The text without any marker, spaces tidied; lines are kept."""
+    return _tidy(_rewrite_markers(text, lambda m: ""))
+
+
 def strip_markers(text: str) -> str:
-    return re.sub(r"\s+([.,;:!?])", r"\1", MARKER.sub("", text)).strip()
+    """The claim of a sentence: no markers, one line."""
+    return re.sub(r"\s+([.,;:!?])", r"\1", " ".join(_rewrite_markers(text, lambda m: "").split())).strip()
 
 
 def keep_valid_markers(text: str, n_sources: int) -> str:
@@ -84,7 +102,7 @@ def keep_valid_markers(text: str, n_sources: int) -> str:
             if 1 <= n <= n_sources and n not in nums:
                 nums.append(n)
         return "".join(f"[{n}]" for n in nums)
-    return re.sub(r"[ \t]+([.,;:!?])", r"\1", MARKER.sub(fix, text)).strip()
+    return _tidy(_rewrite_markers(text, fix))
 
 
 def content_words(text: str) -> set[str]:
@@ -238,7 +256,7 @@ def check_citations(answer: str, hits: Sequence[Hit], checker: SupportChecker, *
         elif cited and attach and clear_winner and not any(scores[n].score >= checker.threshold for n in cited):
             cited = [best]
             repaired += 1
-            sentence = _append_markers(MARKER.sub("", sentence), cited)
+            sentence = _append_markers(remove_markers(sentence), cited)
         ok = {n: scores[n].score >= checker.threshold for n in cited}
         out_sentences.append({"text": sentence, "markers": cited, "supported": all(ok.values()) if cited else None,
                               "best_source": best, "best_score": round(scores[best].score, 3)})
