@@ -49,17 +49,17 @@ def _read_history(path: str | None) -> list:
 
 
 def cmd_ingest(args) -> int:
-    from rag.build import build_embedder, open_store
+    from rag.build import build_embedder, open_store, reset_store
     from rag.corpus import load_corpus
-    from rag.ingest import ingest, rebuild
+    from rag.ingest import ingest
 
     settings = _settings(args)
     papers = load_corpus(args.source or None)
     embedder = build_embedder(settings)
-    client, store = open_store(settings, embedder)
-    if args.reset:
-        report = rebuild(papers, client, settings.collection, embedder)
+    if args.reset:      # never opens the old collection: it may be from another version or damaged
+        report = reset_store(settings, papers, embedder)
     else:
+        _, store = open_store(settings, embedder)
         report = ingest(papers, store, embedder)
     print(report.line())
     return 0
