@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -31,10 +32,36 @@ def build_embedder(settings: Settings):
 
 
 def open_store(settings: Settings, embedder):
+    from rag.ingest import recover_swap
     from rag.store import ChromaStore, open_client
 
     client = open_client(settings.store_dir, url=settings.chroma_url)
+    recover_swap(client, settings.collection)
     return client, ChromaStore(client, settings.collection, embedder_name=embedder.name)
+
+
+def reset_store(settings: Settings, records, embedder, **kw):
+    """`rag ingest --reset`: rebuild beside the old collection, whatever state (version, damage) it is in.
+    A local store too damaged to open at all is moved aside, kept for inspection, and a new one is built."""
+    from rag.errors import StoreError
+    from rag.ingest import rebuild
+    from rag.store import open_client
+
+    try:
+        client = open_client(settings.store_dir, url=settings.chroma_url)
+        client.list_collections()          # a damaged database may open and fail on first use
+    except Exception as e:
+        if settings.chroma_url:
+            raise StoreError(f"cannot reach the Chroma server at {settings.chroma_url} ({type(e).__name__})") from e
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        aside = settings.store_dir.with_name(f"{settings.store_dir.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        settings.store_dir.rename(aside)
+        SharedSystemClient.clear_system_cache()    # Chroma keeps the failed instance for this path
+        print(f"The store in {settings.store_dir} cannot be opened; it was moved to {aside} and a new one is "
+              "built.", file=sys.stderr)
+        client = open_client(settings.store_dir)
+    return rebuild(records, client, settings.collection, embedder, **kw)
 
 
 def build_parts(settings: Settings, *, progress: bool = True,

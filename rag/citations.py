@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from rag.embed import Embedder
+from rag.prompt import looks_like_instruction
 from rag.types import Citation, Hit, Paper
 
 MARKER = re.compile(r"\[\s*(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\s*\]")
@@ -71,8 +72,26 @@ def markers_in(text: str) -> list[int]:
     return out
 
 
+def _rewrite_markers(text: str, fix) -> str:
+    """MARKER.sub until nothing changes: removing "[9]" from "[[9]1]" leaves a new marker "[1]"."""
+    while (new := MARKER.sub(fix, text)) != text:
+        text = new
+    return text
+
+
+def _tidy(text: str) -> str:
+    """The spaces a removed marker leaves: none doubled within a line, none before punctuation."""
+    return re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", text)).strip()
+
+
+def remove_markers(text: str) -> str:
+    """The text without any marker, spaces tidied; lines are kept."""
+    return _tidy(_rewrite_markers(text, lambda m: ""))
+
+
 def strip_markers(text: str) -> str:
-    return re.sub(r"\s+([.,;:!?])", r"\1", MARKER.sub("", text)).strip()
+    """The claim of a sentence: no markers, one line."""
+    return re.sub(r"\s+([.,;:!?])", r"\1", " ".join(_rewrite_markers(text, lambda m: "").split())).strip()
 
 
 def keep_valid_markers(text: str, n_sources: int) -> str:
@@ -84,7 +103,7 @@ def keep_valid_markers(text: str, n_sources: int) -> str:
             if 1 <= n <= n_sources and n not in nums:
                 nums.append(n)
         return "".join(f"[{n}]" for n in nums)
-    return re.sub(r"[ \t]+([.,;:!?])", r"\1", MARKER.sub(fix, text)).strip()
+    return _tidy(_rewrite_markers(text, fix))
 
 
 def content_words(text: str) -> set[str]:
@@ -101,6 +120,21 @@ def numbers_in(text: str) -> set[str]:
     return {n.replace(",", "") for n in _NUMBER.findall(text)}
 
 
+_TOKEN = re.compile(r"[A-Za-z0-9][\w\-]*\w|[A-Za-z]")
+
+
+def names_in(text: str) -> set[str]:
+    """Lower-cased names: acronyms and mixed-case or letter-and-digit words ("SIE", "3DIEBench", "LLaMA-2")."""
+    return {t.lower() for t in _TOKEN.findall(text)
+            if (any(c.isupper() for c in t[1:]) or any(c.isdigit() for c in t)) and any(c.isalpha() for c in t)}
+
+
+def evidence_sentences(abstract: str) -> list[str]:
+    """The abstract's sentences that may back a claim: a sentence addressing the assistant ("Ignore all
+    previous instructions...") is not a finding, so it is neither evidence nor shown to the model."""
+    return [s for s in split_sentences(abstract) if not looks_like_instruction(s)] or [""]
+
+
 @dataclass
 class Support:
     score: float
@@ -108,6 +142,7 @@ class Support:
     dense: float = 0.0
     lexical: float = 0.0
     missing_numbers: list[str] = field(default_factory=list)
+    missing_names: list[str] = field(default_factory=list)
 
 
 class SupportChecker:
@@ -125,7 +160,7 @@ class SupportChecker:
             todo = [p for p in papers if p.paper_id not in self._cache]
         if not todo:
             return
-        split = [split_sentences(p.abstract) or [p.abstract] for p in todo]
+        split = [evidence_sentences(p.abstract) for p in todo]
         vectors = self.embedder.embed([s for sentences in split for s in sentences])
         with self._lock:
             i = 0
@@ -140,7 +175,7 @@ class SupportChecker:
             if paper.paper_id in self._cache:
                 self._cache.move_to_end(paper.paper_id)
                 return self._cache[paper.paper_id]
-        sentences = split_sentences(paper.abstract) or [paper.abstract]
+        sentences = evidence_sentences(paper.abstract)
         vectors = self.embedder.embed(sentences)
         with self._lock:
             self._cache[paper.paper_id] = (sentences, vectors)
@@ -159,6 +194,11 @@ class SupportChecker:
     def sentences(self, paper: Paper) -> list[str]:
         return self._paper_sentences(paper)[0]
 
+    def evidence_text(self, paper: Paper) -> str:
+        """Title and evidence sentences, markers removed: the words and numbers a claim may draw on."""
+        title = "" if looks_like_instruction(paper.title) else paper.title
+        return strip_markers(" ".join([title, *self.sentences(paper)]))
+
     def relevant_sentences(self, query: str, paper: Paper, *, max_words: int = 90,
                            vector: Sequence[float] | None = None) -> str:
         """The abstract's sentences most related to the query, in their original order, within max_words."""
@@ -173,23 +213,29 @@ class SupportChecker:
             used += n
         return " ".join(sentences[i] for i in sorted(chosen))
 
-    def support(self, sentence: str, paper: Paper, vector: Sequence[float] | None = None) -> Support:
-        """How well `paper` backs `sentence` (markers already stripped)."""
+    def support(self, sentence: str, paper: Paper, vector: Sequence[float] | None = None, *,
+                names: set[str] = frozenset()) -> Support:
+        """How well `paper` backs `sentence` (markers already stripped). A sentence that states a number
+        the paper lacks, or names the question's subject (`names`) while the paper names none of it, is
+        never supported: "PWNED is a dataset of 55 classes [1]" must not borrow paper 1's dataset."""
         claim = strip_markers(sentence)
         vector = vector if vector is not None else self.embedder.embed([claim])[0]
         sentences, vectors = self._paper_sentences(paper)
         cosines = [sum(a * b for a, b in zip(vector, v)) for v in vectors]
         words = content_words(claim)
-        paper_words = content_words(f"{paper.title}. {paper.abstract}")
+        evidence = self.evidence_text(paper)
+        paper_words = content_words(evidence)
         lexical = len(words & paper_words) / len(words) if words else 0.0
         best = max(range(len(sentences)),
                    key=lambda i: cosines[i] + 0.5 * _overlap(words, content_words(sentences[i])))
-        missing = sorted(numbers_in(claim) - numbers_in(f"{paper.title} {paper.abstract}"))
+        missing = sorted(numbers_in(claim) - numbers_in(evidence))
+        named = names_in(claim) & set(names)
+        missing_names = sorted(named) if named and not named & {t.lower() for t in _TOKEN.findall(evidence)} else []
         score = WEIGHT_DENSE * max(cosines) + (1 - WEIGHT_DENSE) * lexical
-        if missing:
+        if missing or missing_names:
             score = min(score, self.threshold - 0.01)
         return Support(score=score, quote=sentences[best], dense=max(cosines), lexical=lexical,
-                       missing_numbers=missing)
+                       missing_numbers=missing, missing_names=missing_names)
 
 
 def _overlap(a: set[str], b: set[str]) -> float:
@@ -219,6 +265,7 @@ def check_citations(answer: str, hits: Sequence[Hit], checker: SupportChecker, *
     in_context = [f"{question} {c}" if question and len(content_words(c)) < SHORT_CLAIM_WORDS else c
                   for c in claims]
     vectors = checker.embedder.embed(in_context) if claims else []
+    asked = names_in(question)
     out_sentences, per_marker = [], {}
     attached = repaired = 0
     for sentence, claim, vector in zip(sentences, claims, vectors):
@@ -226,7 +273,7 @@ def check_citations(answer: str, hits: Sequence[Hit], checker: SupportChecker, *
         if not content_words(claim) or _only_titles(claim, hits):
             out_sentences.append({"text": sentence, "markers": cited, "supported": None})
             continue
-        scores = {n: checker.support(claim, hits[n - 1].paper, vector) for n in range(1, len(hits) + 1)}
+        scores = {n: checker.support(claim, hits[n - 1].paper, vector, names=asked) for n in range(1, len(hits) + 1)}
         ranked = sorted(scores, key=lambda n: -scores[n].score)
         best, second = ranked[0], (ranked[1] if len(ranked) > 1 else None)
         margin = scores[best].score - (scores[second].score if second else 0.0)
@@ -238,7 +285,7 @@ def check_citations(answer: str, hits: Sequence[Hit], checker: SupportChecker, *
         elif cited and attach and clear_winner and not any(scores[n].score >= checker.threshold for n in cited):
             cited = [best]
             repaired += 1
-            sentence = _append_markers(MARKER.sub("", sentence), cited)
+            sentence = _append_markers(remove_markers(sentence), cited)
         ok = {n: scores[n].score >= checker.threshold for n in cited}
         out_sentences.append({"text": sentence, "markers": cited, "supported": all(ok.values()) if cited else None,
                               "best_source": best, "best_score": round(scores[best].score, 3)})

@@ -68,16 +68,15 @@ def _ingest_filter(args):
 
 
 def cmd_ingest(args) -> int:
-    from rag.build import build_embedder, open_store
+    from rag.build import build_embedder, open_store, reset_store
     from rag.corpus import check_sources, read_corpus
-    from rag.ingest import ingest, rebuild
+    from rag.ingest import ingest
 
     settings = _settings(args)
     keep = _ingest_filter(args)
     sources = args.source or None
     total = check_sources(sources)          # every file read once: a file-level problem stops before any write
     embedder = build_embedder(settings)
-    client, store = open_store(settings, embedder)
     settings.home.mkdir(parents=True, exist_ok=True)
     skipped_path = settings.home / "ingest-skipped.txt"
     with skipped_path.open("w", encoding="utf-8") as skipped:
@@ -87,9 +86,10 @@ def cmd_ingest(args) -> int:
 
         records = read_corpus(sources, keep)
         kw = {"total": total, "on_skip": on_skip, "batch_size": args.batch_size}
-        if args.reset:
-            report = rebuild(records, client, settings.collection, embedder, **kw)
+        if args.reset:      # never opens the old collection: it may be from another version or damaged
+            report = reset_store(settings, records, embedder, **kw)
         else:
+            _, store = open_store(settings, embedder)
             report = ingest(records, store, embedder, **kw)
     print(report.line())
     for record in report.examples:

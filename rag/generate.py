@@ -112,9 +112,11 @@ class TransformersGenerator:
             self.precision = resolve_precision(precision)
             dtype = torch.bfloat16 if self.precision == "bfloat16" else torch.float32
             model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype)
-        except OSError as e:
-            raise ModelError(f"cannot load the model {model_path} ({str(e).splitlines()[0]}); "
-                             f"use 'bundled', a local folder or .gguf, or a hub id in your cache") from e
+        except Exception as e:   # OSError when missing; a truncated file raises the safetensors' own error
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ModelError(f"cannot load the model {model_path} ({first}); a damaged converted copy is rebuilt "
+                             "if you delete its folder and run again; else use 'bundled', a local folder or "
+                             ".gguf, or a hub id in your cache") from e
         model.eval()
         if self.precision == "int8":
             model = quantize_int8(model)

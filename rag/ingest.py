@@ -9,6 +9,7 @@ from typing import Callable, Iterable, Sequence
 from rag.corpus import Skip, check_sources, content_hash, read_corpus
 from rag.embed import Embedder
 from rag.filters import RecordFilter
+from rag.errors import StoreError
 from rag.store import ChromaStore, staging_name
 from rag.types import Chunk, Paper
 
@@ -99,7 +100,12 @@ def ingest(records: Iterable[Paper | Skip], store: ChromaStore, embedder: Embedd
         chunks = chunk_papers(batch, embedder)
         vectors = embedder.embed([c.embed_text for c in chunks])
         replace = [p.paper_id for p in batch if p.paper_id in known]
-        store.write_papers(chunks, vectors, {p.paper_id: content_hash(p) for p in batch}, replace=replace)
+        try:
+            store.write_papers(chunks, vectors, {p.paper_id: content_hash(p) for p in batch}, replace=replace)
+        except Exception as e:   # a full disk surfaces as a database I/O error from Chroma
+            raise StoreError(f"could not write to the store after {report.added + report.updated} new papers "
+                             f"({_reason(e)}); the papers written before are kept: free disk space if it is "
+                             "full and run the same command again") from e
         report.updated += len(replace)
         report.added += len(batch) - len(replace)
         report.chunks += len(chunks)
@@ -142,18 +148,59 @@ def ingest_sources(paths: Sequence[Path | str] | None, store: ChromaStore, embed
     return ingest(read_corpus(paths, keep), store, embedder, total=total, **kw)
 
 
-def rebuild(records: Iterable[Paper | Skip], client, name: str, embedder: Embedder, **kw) -> IngestReport:
-    """Build a fresh collection beside the old one and swap it in only when complete."""
-    staging = staging_name(name)
-    try:
-        client.delete_collection(staging)       # a leftover from an interrupted rebuild
-    except Exception:
-        pass
-    fresh = ChromaStore(client, staging, embedder_name=embedder.name)
-    report = ingest(records, fresh, embedder, **kw)
+def _reason(e: BaseException) -> str:
+    first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return f"{type(e).__name__}: {first}" if first else type(e).__name__
+
+
+def previous_name(name: str) -> str:
+    return f"{name}__previous"
+
+
+def _drop(client, name: str) -> None:
     try:
         client.delete_collection(name)
     except Exception:
-        pass
-    fresh.rename(name)
+        pass    # not there
+
+
+def _names(client) -> set[str]:
+    return {getattr(c, "name", c) for c in client.list_collections()}
+
+
+def rebuild(records: Iterable[Paper | Skip], client, name: str, embedder: Embedder, **kw) -> IngestReport:
+    """Build a fresh collection beside the old one, which stays in use until the new one is complete.
+
+    The swap renames the old collection aside, the new one in, then drops the old one; a kill between
+    the two renames is undone by `recover_swap` the next time the store opens.
+    """
+    staging, previous = staging_name(name), previous_name(name)
+    recover_swap(client, name)
+    _drop(client, staging)                  # a leftover from an interrupted rebuild
+    fresh = ChromaStore(client, staging, embedder_name=embedder.name)
+    try:
+        report = ingest(records, fresh, embedder, **kw)
+    except StoreError as e:
+        _drop(client, staging)              # give the space back
+        raise StoreError(f"could not build the new store ({_reason(e.__cause__ or e)}); the store in use is "
+                         "unchanged: free disk space if it is full and run `rag ingest --reset` again") from e
+    had_old = name in _names(client)
+    if had_old:
+        _drop(client, previous)
+        client.get_collection(name, embedding_function=None).modify(name=previous)
+    try:
+        fresh.rename(name)
+    except Exception:
+        if had_old:
+            client.get_collection(previous, embedding_function=None).modify(name=name)
+        raise
+    if had_old:
+        _drop(client, previous)
     return report
+
+
+def recover_swap(client, name: str) -> None:
+    """If a rebuild was killed between its two renames, put the old collection back in place."""
+    names = _names(client)
+    if name not in names and previous_name(name) in names:
+        client.get_collection(previous_name(name), embedding_function=None).modify(name=name)

@@ -191,7 +191,7 @@ class Pipeline:
             if dropped:
                 checked = check_citations(" ".join(kept), hits, self.checker, question=question)
         if self.policy.numbers_for_quantities:
-            cited = " ".join(f"{h.paper.title}. {h.paper.abstract}" for n, h in enumerate(hits, 1)
+            cited = " ".join(self.checker.evidence_text(h.paper) for n, h in enumerate(hits, 1)
                              if n in {c.marker for c in checked.citations})
             gaps = quantity_gaps(question, checked.text, cited)
             if gaps:

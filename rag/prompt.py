@@ -21,17 +21,39 @@ def load_template(name: str) -> str:
     return (resources.files("prompts") / f"{name}.txt").read_text(encoding="utf-8")
 
 
+# Text inside a paper that speaks to the assistant instead of reporting research: an attempt to override
+# the rules, a chat-role label, an order to reply with given words, or our own cannot-answer phrase. Such a
+# sentence is never shown to the model and never counts as evidence (rag.citations). Kept narrow on purpose:
+# tests/test_hostile.py checks that no sentence of the bundled abstracts matches.
+_INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\b[^.!?]{0,40}?\b(?:instructions?|prompts?|rules|guidelines)\b"
+    r"|^\W*(?:system|assistant|user|human|question|answer|instructions?)\s*:"
+    r"|\b(?:answer|reply|respond|say|print|output|write)\s+(?:only\s+)?(?:with\s+)?(?:the\s+(?:word|phrase|text)\s+)?[\"'‘“]"
+    r"|\b(?:answer|reply|respond)\s+only\b"
+    r"|\byou\s+(?:must|are\s+now)\b", re.I)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_FENCE = re.compile(r"</?\s*sources?\s*>", re.I)
+_FAKE_MARKER = re.compile(r"\[\s*(?:sources?\s*)?(\d+(?:\s*[,;]\s*\d+)*)\s*\]", re.I)
+
+
+def looks_like_instruction(sentence: str) -> bool:
+    """True for a sentence that addresses the assistant (see _INSTRUCTION) rather than stating a finding."""
+    sentence = _FENCE.sub(" ", sentence).strip()
+    return bool(_INSTRUCTION.search(sentence)) or CANNOT_ANSWER.lower()[:40] in " ".join(sentence.lower().split())
+
+
 def _defang(text: str) -> str:
-    """Passages are data: a fake source fence or marker inside one must not look like ours."""
-    text = re.sub(r"</?\s*sources?\s*>", " ", text, flags=re.I)
-    return re.sub(r"\[(\d+(?:\s*,\s*\d+)*)\]", r"(\1)", text)
+    """Passages are data: no fake source fence or marker, no sentence that addresses the assistant."""
+    kept = [s for s in _SENTENCE.split(_FENCE.sub(" ", text)) if not looks_like_instruction(s)]
+    return _FAKE_MARKER.sub(r"(\1)", " ".join(" ".join(kept).split()))
 
 
 def format_sources(hits: Sequence[Hit]) -> str:
     """Numbered passages [1]..[n] in the order given."""
     template = load_template("source")
     return "\n".join(
-        template.format(n=i, title=_defang(h.paper.title), passage=_defang(" ".join(h.passages))).strip()
+        template.format(n=i, title=_defang(h.paper.title) or "(untitled)",
+                        passage=_defang(" ".join(h.passages))).strip()
         for i, h in enumerate(hits, 1))
 
 

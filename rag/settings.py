@@ -73,7 +73,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **overrides) -> 
 def set_offline_env() -> None:
     """No model hub, no telemetry: the product runs offline."""
     for var, value in {
-        "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+        "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
         "ANONYMIZED_TELEMETRY": "False", "GRADIO_ANALYTICS_ENABLED": "False",
         "TOKENIZERS_PARALLELISM": "false", "TQDM_DISABLE": os.environ.get("TQDM_DISABLE", ""),
     }.items():

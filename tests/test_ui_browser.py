@@ -5,16 +5,16 @@ generator is shared in <repo>/.rag/models), so allow a few minutes.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
-import signal
-import socket
-import subprocess
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import shared_models_dir
+from tests.ui_server import running_ui
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
 
@@ -33,57 +33,37 @@ FOLLOW_UP = "What does their predictor use?"
 OTHER_QUESTION = "What do Poincaré embeddings learn hierarchies in?"
 
 SUMMARY_TIMEOUT_S = 300
+MAX_RSS_GROWTH_MB = 600          # generous: the measured growth is in README's "Limits and safety"
+# What each of tests.load_test.BAD_REQUESTS must come back as (in order).
+BAD_REQUESTS_EXPECTED = [r"question is empty", r"question is empty", r"limit is 2000", r".",
+                         r"refused by the server", r"refused by the server", r"refused by the server"]
 
 QUESTION_BOX = "#rag-question textarea"
 BOT = '#rag-chat [data-testid="bot"]'
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def ui_url(tmp_path_factory):
-    """`rag ui` on a free loopback port over a fresh store; stopped at the end whatever happens."""
+def ui_server(tmp_path_factory):
+    """`rag ui` on a free loopback port over a fresh store, every network event of it logged; stopped at
+    the end whatever happens."""
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
     pytest.importorskip("playwright.sync_api")
     home = tmp_path_factory.mktemp("rag_home")
-    port = free_port()
-    env = {**os.environ, "RAG_HOME": str(home), "RAG_MODELS_DIR": str(REPO / ".rag" / "models"),
-           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
-           "ANONYMIZED_TELEMETRY": "False", "PYTHONUNBUFFERED": "1"}
-    env.pop("RAG_UI_AUTH", None)
-    log_path = home / "ui.log"
-    url = f"http://127.0.0.1:{port}/"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen([str(REPO / ".venv" / "bin" / "rag"), "ui", "--port", str(port)], env=env,
-                                stdout=log, stderr=subprocess.STDOUT, cwd=home, start_new_session=True)
+    # The offline and telemetry settings are left to `rag` itself: the network log checks them.
+    env = {"RAG_MODELS_DIR": str(shared_models_dir()), "HF_HUB_OFFLINE": None, "TRANSFORMERS_OFFLINE": None,
+           "GRADIO_ANALYTICS_ENABLED": None, "ANONYMIZED_TELEMETRY": None, "HF_HUB_DISABLE_TELEMETRY": None,
+           "RAG_UI_AUTH": None, "RAG_UI_AUTH_FILE": None}
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"rag ui exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=5) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"rag ui did not answer within {START_TIMEOUT_S} s:\n{log_path.read_text()[-3000:]}")
-            time.sleep(2)
-        yield url
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        with running_ui(home, env=env, audit_log=home / "network.jsonl", start_timeout_s=START_TIMEOUT_S) as server:
+            yield server
+    except RuntimeError as e:
+        pytest.fail(str(e))
+
+
+@pytest.fixture(scope="module")
+def ui_url(ui_server):
+    return ui_server.url
 
 
 @pytest.fixture(scope="module")
@@ -205,3 +185,28 @@ def test_summarize_example_switches_mode_shows_progress_and_paper_table(browser,
     page.screenshot(path=str(ARTIFACTS / "ui-summary.png"), full_page=True)
     assert "Traceback" not in page.inner_text("body")
     page.close()
+
+
+def test_load_five_sessions_with_follow_ups(ui_server):
+    """5 parallel sessions x 3 questions (2 follow-ups each), then bad requests; see tests/load_test.py."""
+    from tests.load_test import run_load
+
+    report = run_load(ui_server.url, ui_server.proc.pid)
+    summary = report.summary()
+    print(json.dumps(summary, indent=2, ensure_ascii=False))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "load-test.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+    assert summary["answers"] == 15 and summary["problems"] == [], summary["problems"]
+    assert summary["server_alive"] and ui_server.proc.poll() is None
+    assert summary["rss_peak_mb"] - summary["rss_warm_mb"] < MAX_RSS_GROWTH_MB, summary
+    assert len(summary["bad_requests"]) == len(BAD_REQUESTS_EXPECTED)
+    for probe, expected in zip(summary["bad_requests"], BAD_REQUESTS_EXPECTED):
+        assert re.search(expected, probe["outcome"]), probe
+
+
+def test_the_server_opened_no_connection_outside_loopback(ui_server):
+    """Over everything above: start-up (models, store, Gradio), every page, answer and summary."""
+    events = [json.loads(line) for line in (ui_server.log.parent / "network.jsonl").read_text().splitlines()]
+    print(f"{len(events)} network events, to: {sorted({e['host'] for e in events})}")
+    assert any(e["local"] for e in events)                     # the recorder was running
+    assert [e for e in events if not e["local"]] == []

@@ -34,9 +34,18 @@ _WARN = "⚠"
 _UNVERIFIED = "(unverified)"      # what rag.summarize writes into a flagged sentence
 
 
+# What a GFM renderer turns into a link by itself ("https://x", "www.x", "a@b.c"): the character that
+# triggers it becomes an HTML entity, which shows the same but is no longer the plain text the autolinker
+# looks for (otherwise the chat links the URL, backslash escapes and all).
+_AUTOLINK_TRIGGER = re.compile(r"(?<=[A-Za-z]):(?=//)|(?<=www)\.|@", re.I)
+_ENTITY = {":": "&#58;", ".": "&#46;", "@": "&#64;"}
+
+
 def escape_md(text: str) -> str:
-    """Plain text safe inside markdown that allows HTML: no tags, links, emphasis or math."""
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=True))
+    """Plain text safe inside markdown that allows HTML: no tags, links (written or automatic), emphasis
+    or math."""
+    escaped = _MD_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=True)).replace("&\\#", "&#")  # entities stay whole
+    return _AUTOLINK_TRIGGER.sub(lambda m: _ENTITY[m.group(0)], escaped)
 
 
 def escape_html(text: str) -> str:
