@@ -57,7 +57,9 @@ BAD_REQUESTS = [
     ("top_k out of range", ("What is 3DIEBench?", 1000, 160, "Ask")),
     ("answer length out of range", ("What is 3DIEBench?", 5, 10**6, "Ask")),
     ("unknown mode", ("What is 3DIEBench?", 5, 160, "Hack")),
+    ("malformed year filter", ("What is 3DIEBench?", 5, 160, "Ask", "last year")),
 ]
+NO_FILTER = ("", [])        # the year box and the category menu, left empty
 
 
 @dataclass
@@ -105,7 +107,7 @@ def run_session(url: str, index: int, paper: str, questions: list[str], auth=Non
     for k, question in enumerate(questions, 1):
         t0 = time.monotonic()
         try:
-            _, chat, sources, _, _ = client.predict(question, 5, 160, "Ask", api_name="/respond")
+            _, chat, sources, _, _ = client.predict(question, 5, 160, "Ask", *NO_FILTER, api_name="/respond")
         except Exception as e:   # a failed request is a finding, not a crash of the test
             turns.append(Turn(index, question, time.monotonic() - t0, False, f"{type(e).__name__}: {e}"))
             continue
@@ -131,7 +133,7 @@ def probe_bad_requests(url: str, auth=None) -> list[dict]:
     for name, args in BAD_REQUESTS:
         t0 = time.monotonic()
         try:
-            _, chat, *_ = Client(url, auth=auth, verbose=False).predict(*args, api_name="/respond")
+            _, chat, *_ = Client(url, auth=auth, verbose=False).predict(*args, *NO_FILTER[len(args) - 4:], api_name="/respond")
             outcome = " ".join(_text(chat[-1]).split())[:160] if chat else "(nothing)"
         except Exception as e:
             outcome = f"refused by the server: {type(e).__name__}: {' '.join(str(e).split())[:120]}"

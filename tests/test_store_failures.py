@@ -47,7 +47,7 @@ def test_full_disk_during_ingest_keeps_whole_papers_and_says_what_to_do(tmp_path
     with pytest.raises(StoreError) as e:
         ingest(tiny_papers, store, HashEmbedder(), batch_size=2, progress=False)
     message = str(e.value)
-    assert "\n" not in message and "after 2 of 6 papers" in message and "No space left on device" in message
+    assert "\n" not in message and "after 2 new papers" in message and "No space left on device" in message
     assert "run the same command again" in message
     assert len(store.paper_hashes()) == 2
     monkeypatch.undo()

@@ -36,7 +36,8 @@ SUMMARY_TIMEOUT_S = 300
 MAX_RSS_GROWTH_MB = 600          # generous: the measured growth is in README's "Limits and safety"
 # What each of tests.load_test.BAD_REQUESTS must come back as (in order).
 BAD_REQUESTS_EXPECTED = [r"question is empty", r"question is empty", r"limit is 2000", r".",
-                         r"refused by the server", r"refused by the server", r"refused by the server"]
+                         r"refused by the server", r"refused by the server", r"refused by the server",
+                         r"is not a year"]
 
 QUESTION_BOX = "#rag-question textarea"
 BOT = '#rag-chat [data-testid="bot"]'

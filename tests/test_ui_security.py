@@ -154,7 +154,7 @@ def test_the_page_needs_a_login(served):
         Client(url, verbose=False)
     with pytest.raises(Exception):
         Client(url, auth=("ann", "wrong"), verbose=False)
-    result = Client(url, auth=LOGIN, verbose=False).predict(EVIL_QUESTION, 5, 160, "Ask", api_name="/respond")
+    result = Client(url, auth=LOGIN, verbose=False).predict(EVIL_QUESTION, 5, 160, "Ask", "", [], api_name="/respond")
     chat = result[1]
     assert [m["role"] for m in chat] == ["user", "assistant"]
     assert "55 classes" in chat[-1]["content"][0]["text"]
