@@ -75,7 +75,8 @@ def build_parts(settings: Settings, *, progress: bool = True,
     if store.count_chunks() == 0:
         if progress:
             print("The store is empty: ingesting the bundled abstracts once.", file=sys.stderr)
-        ingest(load_corpus(), store, embedder, progress=progress, on_batch=on_ingest)
+        papers = load_corpus()
+        ingest(papers, store, embedder, progress=progress, on_batch=on_ingest, total=len(papers))
     return Parts(settings, embedder, store, client)
 
 

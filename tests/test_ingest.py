@@ -160,3 +160,14 @@ def test_ingest_command_bad_input_is_one_line(tmp_path, args, message):
     lines = err.decode().strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("rag: error: ") and message in lines[0], lines
     assert not (tmp_path / "chroma").exists()       # nothing written, not even an empty store
+
+
+def test_first_start_reports_ingest_progress_against_the_bundled_total(tmp_path):
+    from rag.build import build_parts
+    from rag.corpus import load_corpus
+    from rag.settings import Settings
+
+    seen = []
+    build_parts(Settings(home=tmp_path, embedder="hash"), progress=False, on_ingest=lambda d, t: seen.append((d, t)))
+    n = len(load_corpus())
+    assert seen[-1] == (n, n) and all(t == n for _, t in seen)
