@@ -216,10 +216,11 @@ class Summarizer:
 
     # -- the steps ------------------------------------------------------------------------------------------
 
-    def select(self, query: str, where: dict | None = None) -> tuple[list[Hit], list[Hit], dict[str, float]]:
-        """(kept, left_out, evidence signals) for the topic query."""
-        pool = self.retriever.retrieve(query, self.config.pool, where=where)
-        vector = self.checker.embedder.embed([query])[0]
+    def select(self, query: str, where: dict | None = None,
+               vector: Sequence[float] | None = None) -> tuple[list[Hit], list[Hit], dict[str, float]]:
+        """(kept, left_out, evidence signals) for the topic query (`vector`: its embedding, if already made)."""
+        vector = vector if vector is not None else self.checker.embedder.embed([query])[0]
+        pool = self.retriever.retrieve(query, self.config.pool, where=where, vector=vector)
         if pool:   # embed the sentences of every candidate the support condition may score, in one call
             best = max(h.score for h in pool)
             self.checker.prefetch([h.paper for h in pool if h.score >= self.config.min_relative * best])
@@ -233,9 +234,10 @@ class Summarizer:
             kept = []
         return kept, left_out, signals
 
-    def read(self, query: str, kept: Sequence[Hit], progress: Progress) -> list[PaperEvidence]:
+    def read(self, query: str, kept: Sequence[Hit], progress: Progress,
+             vector: Sequence[float] | None = None) -> list[PaperEvidence]:
         """The evidence sentences of each kept paper, numbered [1]..[n] in kept order."""
-        vector = self.checker.embedder.embed([query])[0]
+        vector = vector if vector is not None else self.checker.embedder.embed([query])[0]
         papers = []
         for i, hit in enumerate(kept, 1):
             progress(f"reading {i} of {len(kept)} papers", i, len(kept))
@@ -355,7 +357,8 @@ class Summarizer:
         topic = check_question(topic, self.max_topic_chars)
         query = topic_query(topic)
         progress("finding the relevant papers", 0, 0)
-        kept, left_out, signals = self.select(query, where)
+        vector = self.checker.embedder.embed([query])[0]     # once: retrieval, cut-off and evidence share it
+        kept, left_out, signals = self.select(query, where, vector)
         timings = {"retrieve_s": time.perf_counter() - t0}
 
         def result(text: str, papers: list[PaperEvidence], **kw) -> Summary:
@@ -373,7 +376,7 @@ class Summarizer:
             yield text
             yield result(text, [], citations=[], related=left_out[:3], evidence={**signals, reason: 1.0})
             return
-        papers = self.read(query, kept, progress)
+        papers = self.read(query, kept, progress, vector)
         timings["read_s"] = time.perf_counter() - t0 - timings["retrieve_s"]
 
         raw_paragraphs: list[str] = []
