@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from rag.corpus import Skip, check_sources, content_hash, read_corpus
+from rag.records import Skip
+from rag.corpus import check_sources, content_hash, read_corpus
 from rag.embed import Embedder
 from rag.filters import RecordFilter
 from rag.errors import StoreError

@@ -2,17 +2,17 @@
 from __future__ import annotations
 
 import math
-import re
 import threading
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
 from rag.embed import Embedder
+from rag.errors import InputError
 from rag.filters import matches
+from rag.settings import DEFAULTS
 from rag.store import ChromaStore, paper_from_metadata
 from rag.types import Hit, Paper
 
-CANDIDATES = 40          # chunks taken from each ranking before fusion
 FUSION_MODES = ("reciprocal_rerank", "relative_score", "dist_based_score")
 
 
@@ -94,12 +94,12 @@ def _fuse(rankings: list[list[tuple[str, str, float]]], mode: str) -> dict[str, 
 class HybridRetriever:
     """BM25 + dense over chunks, fused, then one Hit per paper with its best passages."""
 
-    def __init__(self, store: ChromaStore, embedder: Embedder, *, fusion: str = "reciprocal_rerank",
-                 passages_per_paper: int = 2):
+    def __init__(self, store: ChromaStore, embedder: Embedder, *, fusion: str = DEFAULTS.fusion,
+                 passages_per_paper: int = DEFAULTS.passages_per_paper, candidates: int = DEFAULTS.candidates):
         if fusion not in FUSION_MODES:
-            raise ValueError(f"fusion must be one of {FUSION_MODES}")
+            raise InputError(f"RAG_FUSION must be one of {', '.join(FUSION_MODES)}, not {fusion!r}")
         self.store, self.embedder, self.fusion = store, embedder, fusion
-        self.passages_per_paper = passages_per_paper
+        self.passages_per_paper, self.candidates = passages_per_paper, candidates
         self.refresh()
 
     def refresh(self) -> None:
@@ -145,9 +145,9 @@ class HybridRetriever:
                  vector: Sequence[float] | None = None) -> tuple[list, list]:
         """The dense and BM25 chunk rankings: lists of (row, score), best first."""
         vector = vector if vector is not None else self.embedder.embed([query])[0]
-        dense = [(self._row_of[cid], s) for cid, s in self.store.query(vector, CANDIDATES, where=where)
+        dense = [(self._row_of[cid], s) for cid, s in self.store.query(vector, self.candidates, where=where)
                  if cid in self._row_of]
-        sparse = self.bm25.search(query, CANDIDATES, mask=self._mask(where) if where else None)
+        sparse = self.bm25.search(query, self.candidates, mask=self._mask(where) if where else None)
         return dense, sparse
 
     def retrieve(self, query: str, top_k: int = 5, *, where: dict | None = None,

@@ -156,14 +156,24 @@ class ChromaStore:
     def count_chunks(self) -> int:
         return self._col.count()
 
-    def iter_chunks(self, include_embeddings: bool = False) -> Iterator[tuple[str, str, dict]]:
+    def iter_chunks(self) -> Iterator[tuple[str, str, dict]]:
         """(chunk_id, passage, metadata) for every chunk, a page at a time."""
+        for page in self._pages(["documents", "metadatas"]):
+            yield from zip(page["ids"], page["documents"], page["metadatas"])
+
+    def iter_embedded_chunks(self) -> Iterator[tuple[str, str, dict, list[float]]]:
+        """(chunk_id, passage, metadata, stored embedding) for every chunk, a page at a time."""
+        for page in self._pages(["embeddings", "documents", "metadatas"]):
+            for cid, doc, meta, emb in zip(page["ids"], page["documents"], page["metadatas"], page["embeddings"]):
+                yield cid, doc, meta, [float(x) for x in emb]
+
+    def _pages(self, include: list[str]) -> Iterator[dict]:
         offset = 0
         while True:
-            page = self._col.get(limit=PAGE, offset=offset, include=["documents", "metadatas"])
-            if not page["ids"]:
+            page = self._col.get(limit=PAGE, offset=offset, include=include)
+            if not len(page["ids"]):
                 return
-            yield from zip(page["ids"], page["documents"], page["metadatas"])
+            yield page
             offset += len(page["ids"])
 
     def paper_hashes(self) -> dict[str, str]:

@@ -5,7 +5,7 @@ Nothing here touches a model or Gradio. Every string that comes from a paper, th
 title like `<img onerror=...>` or `[click](http://evil)` renders as plain text.
 
 A conversation is a list of turns: {"question": str, "answer": Answer | None, "error": str | None}.
-The answer of a Summarize turn is a rag.summarize.Summary (an Answer subclass); every function below
+The answer of a Summarize turn is a rag.types.Summary (an Answer subclass); every function below
 dispatches on it, so a conversation can mix questions and summaries.
 """
 from __future__ import annotations
@@ -15,9 +15,8 @@ import re
 from datetime import datetime
 from typing import Sequence, TypedDict
 
-from rag.citations import split_sentences
-from rag.summarize import PaperEvidence, Summary, trim_words
-from rag.types import Answer, Citation, Hit, Message
+from rag.text import split_sentences, trim_words
+from rag.types import Answer, Citation, Hit, Message, PaperEvidence, Summary
 
 
 class Turn(TypedDict):
@@ -31,7 +30,7 @@ _ESCAPED_MARKER = re.compile(r"\\\[(\d{1,3})\\\]")
 _ESCAPED_MARKER_RUN = re.compile(r"(?:\\\[\d{1,3}\\\])+")
 _ABSTAIN_ICON = "⊘"
 _WARN = "⚠"
-_UNVERIFIED = "(unverified)"      # what rag.summarize writes into a flagged sentence
+_UNVERIFIED = "(unverified)"      # what rag.answer.drafts writes into a flagged sentence
 
 
 # What a GFM renderer turns into a link by itself ("https://x", "www.x", "a@b.c"): the character that
