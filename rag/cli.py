@@ -20,7 +20,7 @@ EXAMPLES = """examples:
 
 settings (environment): RAG_HOME (data folder, default ./.rag), RAG_GENERATOR (bundled | folder |
 file.gguf | hub id), RAG_EMBEDDER (bundled | sentence-transformers folder or id), RAG_LLM_BASE_URL +
-RAG_LLM_MODEL (+ RAG_LLM_API_KEY) for an OpenAI-compatible server, RAG_BACKEND=transformers|llamacpp,
+RAG_LLM_MODEL (+ RAG_LLM_API_KEY) for an OpenAI-compatible server, RAG_BACKEND=transformers|llamacpp|openai|fake,
 RAG_PRECISION=float32|bfloat16|int8 (default auto), RAG_CHROMA_URL for a Chroma server (http://host:port).
 """
 

@@ -1,7 +1,7 @@
 """The generator seam: the Protocol every backend implements, and a fake one that is a real, tested part.
 
 Backends (rag.generators.transformers, .llamacpp, .openai) import their heavy libraries inside, so importing
-this package is fast; `rag.generators.BACKENDS` names them all, the fake included.
+this package is fast; `rag.build.GENERATORS` names them all, the fake included.
 """
 from __future__ import annotations
 
