@@ -47,25 +47,33 @@ def render_summary(summary: Summary, width: int = 100) -> str:
 
 
 def print_answer(answer: Answer, streamed: str) -> None:
-    """After the streamed text: the checked answer if it differs, then the cited papers and their quotes."""
-    if answer.answer.strip() != streamed.strip():
-        print(f"\n\nChecked answer: {answer.answer}")
+    """After the streamed (already checked) text: why it refused and the closest papers, or the cited papers with
+    the sentence of each that backs the answer; then the timings on stderr."""
+    if answer.answer.strip() != streamed.strip():       # never: what streamed is what was checked
+        print(f"\n\nAnswer: {answer.answer}")
     print()
     if answer.abstained:
+        if answer.abstain_reason:
+            print(f"\n(reason: {answer.abstain_reason.value.replace('_', ' ')}"
+                  + (f"; not mentioned by any paper: {', '.join(answer.missing_terms)}" if answer.missing_terms else "")
+                  + ")")
         if answer.related:
-            print("\nRelated papers (they do not answer the question):")
+            print("\nClosest papers (they do not answer the question):")
             for h in answer.related:
                 print(f"  - {h.paper.title}")
-        return
-    if answer.citations:
-        print("\nCited papers:")
+    elif answer.citations:
+        print(f"\nCited papers ({answer.route} answer):")
         for c in answer.citations:
             mark = "supported" if c.supported else "NOT supported by the paper's text"
             print(f"  [{c.marker}] {c.title} ({mark})")
             if c.quote:
                 print(f"      \"{c.quote}\"")
+        left_out = getattr(answer, "left_out", [])
+        if left_out:
+            print("\nJust below the relevance cut-off: " + "; ".join(h.paper.title for h in left_out))
     t = answer.timings
-    print(f"\n({t.get('total_s', 0):.1f} s, first token {t.get('first_token_s', 0):.1f} s)", file=sys.stderr)
+    print(f"\n({t.get('total_s', 0):.1f} s; first token {t.get('first_token_s', 0):.1f} s, first checked sentence "
+          f"{t.get('first_sentence_s', 0):.1f} s)", file=sys.stderr)
 
 
 def print_summary(summary: Summary) -> None:

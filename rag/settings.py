@@ -31,9 +31,10 @@ class AbstainPolicy:
     min_dense: float = 0.30          # best passage cosine of those papers; below it nothing is on topic
     min_coverage: float = 0.30       # IDF-weighted share of the query's words in those papers ...
     min_dense_low_coverage: float = 0.40   # ... which a low-coverage (paraphrased) question needs instead
-    drop_unsupported: bool = True    # answer only with sentences a cited paper backs; none left -> refuse
-    numbers_for_quantities: bool = True    # "how many / what accuracy" questions need a backed number
     min_extractive: float = 0.60     # relevance an extracted fallback sentence needs (cosine + overlap / 2)
+    context_papers: int = 3          # at most this many whole abstracts in an answer's prompt (~1,000 tokens)
+    context_relative: float = 0.75   # ... each with a fused score within this share of the best paper's
+    name_search: int = 20            # papers a keyword search returns when checking that a name is mentioned
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,22 @@ class SummaryConfig:
     overview_tokens: int = 80        # max new tokens of the overview (reduce) step
     unsupported: str = "replace"     # "replace": by an extractive sentence; "flag": keep, marked (unverified)
     cover_all: bool = True           # add an extractive sentence for each kept paper the text never cites
+
+
+@dataclass(frozen=True)
+class MultiConfig:
+    """Questions about several papers (rag.answer.multi). The relevance cut-off is the summaries' (calibrated
+    with `python -m eval.calibrate`), with fewer papers: each gets its own sentence."""
+    pool: int = 30                   # candidates retrieved before the cut-off
+    max_papers: int = 6              # at most this many papers get a sentence (time: one short generation each)
+    min_relative: float = 0.50       # keep a paper whose fused score is >= this share of the best paper's
+    min_dense: float = 0.0           # (off)
+    min_support: float = 0.45        # ... and whose abstract backs the question this well
+    left_out: int = 5                # papers just below the cut-off listed in the result
+    quotes_per_paper: int = 3        # evidence given to the model for each paper
+    quote_words: int = 80            # ... within this many words
+    sentence_tokens: int = 60        # max new tokens of a paper's sentence
+    contribution_words: int = 30     # the table's one line per paper
 
 
 @dataclass(frozen=True)
@@ -88,6 +105,7 @@ class Settings:
     policy: AbstainPolicy = field(default_factory=AbstainPolicy)
     support: SupportConfig = field(default_factory=SupportConfig)
     summary: SummaryConfig = field(default_factory=SummaryConfig)
+    multi: MultiConfig = field(default_factory=MultiConfig)
 
     @property
     def store_dir(self) -> Path:

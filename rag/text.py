@@ -3,6 +3,7 @@ numbers and names, and the detection of text that addresses the assistant instea
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Sequence
 
 # The one exact cannot-answer phrase: the code answers with it, detects it in model output (a bigger
@@ -59,6 +60,21 @@ def _leading_marker_sentences(line: str, previous: list[str]) -> list[str]:
             if sentence:       # a sentence cut off by the token limit keeps no full stop
                 out.append(f"{sentence} [{nums}]{stop}")
     return out
+
+
+_COMPLETE = re.compile(r"(?<=[.!?])((?:\s*\[\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*\])*)(?:\s+(?=[A-Z0-9\"'(])|\s*\n+)")
+
+
+def complete_sentences(text: str) -> tuple[list[str], str]:
+    """(sentences known to be complete, the rest) of text that is still being written: a sentence is complete
+    once the next one has begun, so the markers after its full stop ("x. [1] Next") stay with it."""
+    done, start = [], 0
+    for m in _COMPLETE.finditer(text):
+        piece = text[start:m.end(1)].strip()
+        if piece:
+            done.extend(split_sentences(piece))
+        start = m.end()
+    return done, text[start:]
 
 
 def markers_in(text: str) -> list[int]:
@@ -131,6 +147,21 @@ def content_words(text: str) -> set[str]:
             continue
         words.add(w[:-1] if w.endswith("s") and len(w) > 3 and not w.isdigit() else w)
     return words
+
+
+_STEM_WORD = re.compile(r"[a-z0-9]+")
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer      # PyStemmer (Snowball), also what BM25 stems with
+
+    return Stemmer.Stemmer("english")
+
+
+def stems(text: str) -> list[str]:
+    """The text's words, lower-cased and stemmed ("Embeddings" -> "embed"), stop words included."""
+    return _stemmer().stemWords(_STEM_WORD.findall(text.lower()))
 
 
 def numbers_in(text: str) -> set[str]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Literal, TypedDict
+from typing import Literal, NotRequired, TypedDict
 
 from rag.text import states_contribution, trim_words
 
@@ -11,6 +11,7 @@ from rag.text import states_contribution, trim_words
 class Message(TypedDict):
     role: Literal["system", "user", "assistant"]
     content: str
+    papers: NotRequired[list[str]]     # an earlier answer's cited paper ids, when the caller kept them
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,7 @@ class Citation:
     supported: bool
     quote: str
     score: float = 0.0          # support score of the best-matching sentence
+    responsive: bool = True     # every sentence citing it answers the question (not only restates it)
 
 
 @dataclass(slots=True)
@@ -62,16 +64,19 @@ class CheckedSentence:
     best_source: int = 0        # the source that backs it best (1-based; 0 when not scored)
     best_score: float = 0.0
     fix: str = ""               # "attached" (a marker added) or "repaired" (moved to the source that backs it)
+    responsive: bool | None = None   # it answers the question: says more than the question, from the cited paper
 
 
 class AbstainReason(str, Enum):
     """Why an answer is the cannot-answer phrase."""
     FILTER_MATCHES_NOTHING = "filter_matches_nothing"   # no paper passes --year / --category
     WEAK_EVIDENCE = "weak_evidence"                     # retrieval found nothing on topic
+    UNGROUNDED = "ungrounded"                           # a name the question asks about that no paper mentions
     NO_RELEVANT_PAPER = "no_relevant_paper"             # (summaries) no paper passes the relevance cut-off
     MODEL = "model"                                     # the model said the papers do not answer
     NO_CONTENT = "no_content"                           # the draft said nothing checkable, nothing close to extract
     UNSUPPORTED = "unsupported"                         # no sentence of the draft is backed by a cited paper
+    NOT_RESPONSIVE = "not_responsive"                   # backed sentences, but none answers what was asked
     NO_NUMBER = "no_number"                             # a "how many" question got no backed number
     METRIC_NOT_REPORTED = "metric_not_reported"         # the metric asked for is not in the cited papers
     QUESTION_NUMBER_MISSING = "question_number_missing"  # a number the question names is not in the papers
@@ -92,6 +97,7 @@ class Answer:
     draft: str = ""             # the model's own text, before checking (shown for transparency and eval)
     abstain_reason: AbstainReason | None = None
     missing_terms: list[str] = field(default_factory=list)    # terms of the question no paper mentions
+    route: str = "single"       # single, multi or summary (rag.answer.route)
 
     def to_json(self) -> dict:
         """The contract's answer object (docs/contract.md), plus extra fields."""
@@ -101,7 +107,8 @@ class Answer:
             "abstained": self.abstained,
             "citations": [
                 {"marker": c.marker, "paper_id": c.paper_id, "title": c.title,
-                 "supported": c.supported, "quote": c.quote, "support_score": round(c.score, 3)}
+                 "supported": c.supported, "responsive": c.responsive, "quote": c.quote,
+                 "support_score": round(c.score, 3)}
                 for c in self.citations
             ],
             "sources": [
@@ -113,6 +120,7 @@ class Answer:
             "model": dict(self.model),
             "abstain_reason": self.abstain_reason.value if self.abstain_reason else None,
             "missing_terms": list(self.missing_terms),
+            "route": self.route,
             "query": self.query,
             "related": [{"paper_id": h.paper.paper_id, "title": h.paper.title} for h in self.related],
             "evidence": {k: round(v, 4) for k, v in self.evidence.items()},

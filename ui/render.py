@@ -137,7 +137,9 @@ def summary_markdown(summary: Summary) -> str:
     if summary.abstained:
         return answer_markdown(summary)
     n = len(summary.papers)
-    lines = [f"**Summary of {n} paper{'s' * (n != 1)}** on *{escape_md(summary.query or summary.question)}*", ""]
+    heading = (f"**{n} paper{'s' * (n != 1)}** answer this" if summary.route == "multi" else
+               f"**Summary of {n} paper{'s' * (n != 1)}** on *{escape_md(summary.query or summary.question)}*")
+    lines = [heading, ""]
     for paragraph in summary_paragraphs_markdown(summary):
         lines += [paragraph, ""]
     cites = _by_marker(summary)
@@ -203,7 +205,7 @@ def pipeline_history(turns: Sequence[Turn]) -> list[Message]:
                     {"role": "assistant", "content": a.answer.split("\n\n", 1)[0].strip()}]
             continue
         out += [{"role": "user", "content": a.question or t["question"]},
-                {"role": "assistant", "content": a.answer}]
+                {"role": "assistant", "content": a.answer, "papers": [c.paper_id for c in a.citations]}]
     return out
 
 
@@ -373,8 +375,8 @@ def status_line(model: dict[str, str], answer: Answer | None = None) -> str:
     line = f"**Models:** generator {gen} · embedder {emb}"
     if answer is not None:
         t = answer.timings
-        line += (f" · **Last answer:** first token {t.get('first_token_s', 0):.1f} s, "
-                 f"total {t.get('total_s', 0):.1f} s")
+        line += (f" · **Last answer** ({escape_md(answer.route)} path): first checked sentence "
+                 f"{t.get('first_sentence_s', t.get('first_token_s', 0)):.1f} s, total {t.get('total_s', 0):.1f} s")
     return line
 
 

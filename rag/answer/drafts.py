@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
+from rag.answer.voice import third_person
 from rag.text import MARKER, keep_valid_markers, markers_in, split_sentences
 
 
-def extractive_sentence(title: str, quote: str, marker: int) -> str:
-    """A sentence that is backed by construction: the paper's own words, cited."""
-    body = quote.strip().rstrip(".!?;:").strip()
-    return f'{title} reports: "{body}" [{marker}].'
+def extractive_sentence(quote: str, marker: int) -> str:
+    """A sentence backed by construction: the paper's own words, in the third person ("The authors propose
+    ..."), cited."""
+    body = third_person(quote.strip()).rstrip(".!?;:").strip()
+    return f"{body} [{marker}]."
 
 
 def batches(items: Sequence, size: int) -> list[list]:
@@ -68,5 +70,7 @@ def titles_in(text: str, titles: Sequence[str]) -> int:
 
 
 def quoted(quote: str, paragraphs: Sequence[Sequence[str]]) -> bool:
+    """The quote (as written, or rewritten into the third person) is already in one of the sentences."""
     body = quote.strip().rstrip(".!?;:").strip()
-    return any(body in s for p in paragraphs for s in p)
+    forms = {body, third_person(body)}
+    return any(form in s for p in paragraphs for s in p for form in forms)

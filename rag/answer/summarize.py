@@ -15,6 +15,7 @@ from rag.answer.drafts import batches, extractive_sentence, flag, quoted, renumb
 from rag.answer.policy import check_question, is_cannot_answer, weak_evidence
 from rag.answer.prompt import format_sources, load_template
 from rag.answer.selection import apply_cutoff, paper_evidence, topic_query
+from rag.answer.voice import third_person
 from rag.filters import describe
 from rag.generators.base import Generator
 from rag.retrieve import HybridRetriever, coverage
@@ -154,7 +155,7 @@ class Summarizer:
         support = {n: self.checker.support(claim, hits[n - 1].paper) for n in s.markers}
         good = [n for n in s.markers if support[n].score >= self.checker.threshold]
         if good:
-            return with_markers(s.text, good)   # "[1] X." -> "X [1]."
+            return third_person(with_markers(s.text, good))   # "[1] We X." -> "The authors X [1]."
         if self.config.unsupported == "flag":
             counts["flagged"] += 1
             flagged.append({"sentence": s.text, "reason": "unsupported" if s.markers else "uncited",
@@ -172,14 +173,14 @@ class Summarizer:
             return None
         used_quotes.add((target, quote))
         counts["replaced"] += 1
-        return extractive_sentence(hits[target - 1].paper.title, quote, target)
+        return extractive_sentence(quote, target)
 
     def cover(self, paragraphs: list[list[str]], papers: Sequence[PaperEvidence]) -> int:
         """Append an extractive sentence for every kept paper the text does not cite yet; returns how many."""
         cited = set(markers_in(" ".join(s for p in paragraphs for s in p)))
         missing = [p for p in papers if p.marker not in cited]
         if missing:
-            paragraphs.append([extractive_sentence(p.hit.paper.title, p.best, p.marker) for p in missing])
+            paragraphs.append([extractive_sentence(p.best, p.marker) for p in missing])
         return len(missing)
 
     def cite(self, text: str, papers: Sequence[PaperEvidence]) -> list[Citation]:
@@ -251,4 +252,5 @@ class _Result:
         self.timings.setdefault("first_token_s", self.timings["total_s"])
         return Summary(question=self.topic, answer=text, abstained=not papers, sources=[p.hit for p in papers],
                        timings=self.timings, model=self.s.model_info, query=self.query, papers=papers,
-                       left_out=self.left_out, contribution_words=self.s.config.contribution_words, **kw)
+                       left_out=self.left_out, contribution_words=self.s.config.contribution_words, route="summary",
+                       **kw)

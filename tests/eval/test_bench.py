@@ -67,10 +67,12 @@ def test_ingest_and_retrieval_smoke(tmp_path):
     assert 0 < latency["p50_ms"] <= latency["p95_ms"] <= latency["max_ms"]
 
 
-def test_measure_answer_records_the_generation(make_pipeline):
-    pipeline, fake = make_pipeline(["3DIEBench has renderings of 3D models from 55 classes [1]."])
-    recorder = measure.RecordingGenerator(fake)
-    pipeline.generator = recorder
+def test_measure_answer_records_the_generation(tiny_settings):
+    from rag.build import build_pipeline
+    from rag.generators.base import FakeGenerator
+
+    recorder = measure.RecordingGenerator(FakeGenerator(["3DIEBench has renderings of 3D models from 55 classes [1]."]))
+    pipeline = build_pipeline(tiny_settings, generator=recorder, progress=False)
     question = "How many classes does the 3DIEBench dataset of 3D model renderings have?"
     row = measure.measure_answer(pipeline.ask, recorder, question, ["55"])
     assert row["reached_model"] and row["correct"] and not row["abstained"], row

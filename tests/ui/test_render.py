@@ -114,8 +114,9 @@ def test_sources_placeholder_before_any_answer():
 def test_status_line_has_models_and_first_token_time():
     line = render.status_line({"generator": "qwen-0.5b", "embedder": "all-MiniLM-L6-v2"}, make_answer())
     assert "qwen\\-0.5b" in line and "all\\-MiniLM\\-L6\\-v2" in line
-    assert "first token 2.2 s" in line or "first token 2.3 s" in line
-    assert "first token" not in render.status_line({"generator": "g", "embedder": "e"})
+    assert "first checked sentence 2.2 s" in line or "first checked sentence 2.3 s" in line
+    assert "single path" in line
+    assert "first checked" not in render.status_line({"generator": "g", "embedder": "e"})
 
 
 def test_export_markdown_has_turns_and_reference_list():
@@ -151,7 +152,8 @@ def test_turn_messages_and_pipeline_history_strip_ui_markup():
     assert msgs[3]["content"].startswith("⚠") and "The question is too long" in msgs[3]["content"]
     history = render.pipeline_history(turns)
     assert history == [{"role": "user", "content": "How many classes does 3DIEBench have?"},
-                       {"role": "assistant", "content": "3DIEBench has 55 classes [1]. Something else [2]."}]
+                       {"role": "assistant", "content": "3DIEBench has 55 classes [1]. Something else [2].",
+                        "papers": [c.paper_id for c in make_answer().citations]}]
 
 
 def test_turn_messages_while_streaming():

@@ -3,6 +3,8 @@ import json
 
 import pytest
 
+from rag.answer.voice import is_first_person
+
 from rag.text import markers_in, split_sentences
 from rag.text import CANNOT_ANSWER
 from rag.answer.summarize import Summarizer
@@ -119,8 +121,10 @@ def test_unsupported_sentence_is_replaced_by_an_extractive_one(make_summarizer):
     summary = summarizer.summarize("language models")
     assert "99 percent" not in summary.answer
     assert summary.evidence["replaced"] + summary.evidence["dropped"] >= 1
-    assert 'reports: "' in summary.answer and all(c.supported for c in summary.citations)
-    assert not summary.flagged
+    assert all(c.supported for c in summary.citations) and not summary.flagged
+    # the replacement is the paper's own sentence, in the third person: no quoted "X reports" and no "we"
+    assert 'reports: "' not in summary.answer and "The authors find a causal inner product" in summary.answer
+    assert not any(is_first_person(s) for s in split_sentences(summary.answer))
 
 
 def test_unsupported_sentence_is_flagged_when_asked(make_summarizer):

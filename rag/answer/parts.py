@@ -1,0 +1,27 @@
+"""A question with several asks ("What does X optimise, and on which datasets is it evaluated?") split into its
+parts, so that each is answered from the evidence or named as unanswered."""
+from __future__ import annotations
+
+import re
+
+from rag.text import numbers_in
+
+_ASK = (r"(?:what|which|how|where|when|who|whom|whose|why|whether|is|are|was|were|does|do|did|can|could|"
+        r"(?:on|in|for|at|by|from|with|to|against|of)\s+(?:what|which|how|whom))\b")
+_SPLIT = re.compile(rf"\s*(?:[,;]\s*(?:and|but|also|plus)?|\s+(?:and|but|also|plus))\s+(?={_ASK})", re.I)
+QUANTITY = re.compile(r"\b(how (?:many|much|large|long|fast|big|small)|by how|what (?:fraction|share|percentage|"
+                      r"number|proportion))\b", re.I)
+
+
+def split_parts(question: str) -> list[str]:
+    """The question's asks, each as a question of its own; one part when it asks one thing."""
+    pieces = [p.strip(" ,;") for p in _SPLIT.split(question.strip()) if p.strip(" ,;")]
+    if len(pieces) < 2:
+        return [question.strip()]
+    parts = [p if p.endswith("?") else p.rstrip(".!") + "?" for p in pieces]
+    return [p[:1].upper() + p[1:] for p in parts]
+
+
+def asks_quantity(part: str) -> bool:
+    """"How many ...", "by how much ...": an answer to it states a number."""
+    return bool(QUANTITY.search(part)) and not numbers_in(part)

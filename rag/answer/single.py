@@ -1,0 +1,273 @@
+"""A question about one paper, step by step over plain data:
+
+retrieve (the follow-up's earlier paper pinned first) -> gate (refuse before generating: a filter that matches
+nothing, nothing on topic, a name no paper mentions) -> context (whole abstracts of the few papers the scores
+single out) -> prompt -> generate, each sentence checked as it completes and shown only if it passes
+(rag.answer.verify) -> parts the model missed answered from the abstracts, or named -> Answer.
+"""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Iterator, Sequence
+
+from rag.answer.citations import SupportChecker
+from rag.answer.conversation import earlier_papers, question_about, referent
+from rag.answer.grounding import key_terms, ungrounded_names
+from rag.answer.parts import split_parts
+from rag.answer.policy import is_cannot_answer, retrieval_evidence, weak_evidence
+from rag.answer.prompt import build_messages
+from rag.answer.verify import Verifier, extract_for
+from rag.condense import standalone_query
+from rag.filters import describe
+from rag.generators.base import Generator
+from rag.retrieve import HybridRetriever
+from rag.settings import Settings
+from rag.text import CANNOT_ANSWER, complete_sentences, content_words, names_in, numbers_in, split_sentences, strip_markers
+from rag.types import AbstainReason, Answer, CheckedSentence, Hit, Message, Paper
+
+_IDENTIFY = re.compile(r"^\s*(?:(?:which|what)\s+(?:\w+\s+){0,2}?(?:paper|work|study|method|model|approach|technique|"
+                       r"framework|dataset|benchmark|architecture|algorithm|system|tokenizer|loss)s?\b|is\s+there\b|"
+                       r"can\s+you\s+(?:find|name)\b)", re.I)
+
+
+@dataclass
+class Retrieved:
+    """One question after retrieval: what every later step reads."""
+    question: str
+    query: str                              # the standalone retrieval query
+    vector: list[float]                     # its embedding, made once
+    hits: list[Hit]
+    evidence: dict[str, float]
+    where: dict | None = None
+    about: Paper | None = None              # the earlier paper a follow-up refers to
+    parts: list[str] = field(default_factory=list)   # the asks to answer (rag.answer.parts)
+    notes: list[str] = field(default_factory=list)   # why the other asks are not answered
+    t0: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Refusal:
+    reason: AbstainReason
+    text: str = CANNOT_ANSWER
+    missing: list[str] = field(default_factory=list)
+
+
+class SingleAnswer:
+    """Answers a question from the one or few papers that bear on it."""
+
+    def __init__(self, retriever: HybridRetriever, generator: Generator, checker: SupportChecker, settings: Settings,
+                 model_info: dict[str, str]):
+        self.retriever, self.generator, self.checker = retriever, generator, checker
+        self.settings, self.policy, self.model_info = settings, settings.policy, model_info
+
+    # -- retrieval -------------------------------------------------------------------------------------------
+    def retrieve(self, question: str, history: Sequence[Message], top_k: int, where: dict | None) -> Retrieved:
+        """Condense the follow-up, embed the query once, retrieve; an earlier paper the question refers to first."""
+        t0 = time.perf_counter()
+        query = standalone_query(question, history)
+        vector = self.checker.embedder.embed([query])[0]
+        hits = self.retriever.retrieve(query, top_k, where=where, vector=vector)
+        about = referent(question, earlier_papers(history, self.resolve), self._fit(question))
+        if about is not None:
+            top = max((h.score for h in hits), default=1.0)
+            own = next((h for h in hits if h.paper.paper_id == about.paper_id), None)
+            pinned = Hit(paper=about, passages=own.passages if own else [about.abstract], score=top,
+                         dense=own.dense if own else 0.0, bm25=own.bm25 if own else 0.0)
+            hits = [pinned] + [h for h in hits if h.paper.paper_id != about.paper_id][:max(top_k - 1, 0)]
+        evidence = retrieval_evidence(query, hits, self.retriever.bm25, self.policy)
+        return Retrieved(question, query, vector, hits, evidence, where=where, about=about, t0=t0,
+                         timings={"retrieve_s": time.perf_counter() - t0})
+
+    def _fit(self, question: str):
+        vector = self.checker.embedder.embed([question])[0]
+        return lambda paper: max(self.checker.rank_sentences(question, paper, vector), default=0.0)
+
+    def resolve(self, turn: Message) -> list[Paper]:
+        """The papers an earlier answer cited: its "papers" ids when given, else for each of its sentences the
+        paper that backs it (found by retrieval, checked by support)."""
+        known = [self.retriever.paper(i) for i in turn.get("papers") or [] if self._known(i)]
+        if known:
+            return known
+        out: dict[str, Paper] = {}
+        for sentence in split_sentences(str(turn.get("content", ""))):
+            claim = strip_markers(sentence)
+            if len(content_words(claim)) < 2:
+                continue
+            for hit in self.retriever.retrieve(claim, 1):
+                if self.checker.support(claim, hit.paper).score >= self.checker.threshold:
+                    out.setdefault(hit.paper.paper_id, hit.paper)
+        return list(out.values())
+
+    def _known(self, paper_id: str) -> bool:
+        try:
+            self.retriever.paper(paper_id)
+            return True
+        except KeyError:
+            return False
+
+    # -- before generating -----------------------------------------------------------------------------------
+    def gate(self, r: Retrieved) -> Refusal | None:
+        """Refuse before generating when nothing retrieved can answer; an ask that names what no paper mentions
+        is set aside with a note, and when every ask is, the question is refused with the reason."""
+        if r.where and not r.hits:
+            return Refusal(AbstainReason.FILTER_MATCHES_NOTHING,
+                           f"{CANNOT_ANSWER} No paper in the collection matches the filter ({describe(r.where)}).")
+        if not r.hits or not content_words(r.query):
+            return Refusal(AbstainReason.WEAK_EVIDENCE)
+        found = " ".join(self.checker.evidence_text(h.paper) for h in r.hits)
+        refusals = []
+        for part in split_parts(r.question):
+            refusal = self._ungrounded(part, r, found)
+            if refusal is None:
+                r.parts.append(part)
+            else:
+                refusals.append(refusal)
+                r.notes.append(f'{refusal.text.removeprefix(CANNOT_ANSWER).strip()[:-1]}, so "{part}" is not answered')
+        if not r.parts:
+            missing = [t for x in refusals for t in x.missing]
+            return Refusal(refusals[0].reason, " ".join([CANNOT_ANSWER] + [x.text.removeprefix(CANNOT_ANSWER).strip()
+                                                                           for x in refusals]), missing)
+        if r.about is None and weak_evidence(r.evidence, self.policy):
+            return Refusal(AbstainReason.WEAK_EVIDENCE)
+        return None
+
+    def _ungrounded(self, part: str, r: Retrieved, found: str) -> Refusal | None:
+        """A name of the ask that no paper mentions (alone or together), or a number no retrieved paper has."""
+        missing, why = ungrounded_names(key_terms(part), lambda t: self._papers_naming(t.text, r))
+        if missing:
+            return Refusal(AbstainReason.UNGROUNDED, f"{CANNOT_ANSWER} {why}", [t.text for t in missing])
+        numbers = sorted(numbers_in(part) - numbers_in(found))
+        if numbers:
+            return Refusal(AbstainReason.QUESTION_NUMBER_MISSING, f"{CANNOT_ANSWER} No paper found mentions "
+                           + " or ".join(f"'{n}'" for n in numbers) + ".", numbers)
+        return None
+
+    def _papers_naming(self, text: str, r: Retrieved) -> list[Paper]:
+        found = self.retriever.retrieve(text, self.policy.name_search, where=r.where, rankings=("bm25",))
+        return [h.paper for h in found] + [h.paper for h in r.hits]
+
+    def context(self, r: Retrieved) -> list[Hit]:
+        """Whole abstracts of the papers whose score is close to the best one's (the earlier paper first)."""
+        top = r.hits[0].score
+        kept = [h for i, h in enumerate(r.hits) if i == 0 or h.score >= self.policy.context_relative * top]
+        return [Hit(paper=h.paper, passages=[h.paper.abstract or " ".join(h.passages)], score=h.score, dense=h.dense,
+                    bm25=h.bm25) for h in kept[:self.policy.context_papers]]
+
+    def messages(self, r: Retrieved, context: list[Hit], parts: list[str]) -> list[Message]:
+        question = question_about(r.question, r.about)
+        if len(parts) > 1:
+            question += " Answer each part: " + " ".join(f"({i}) {p}" for i, p in enumerate(parts, 1))
+        return build_messages(question, context)
+
+    # -- generating, checked sentence by sentence ---------------------------------------------------------------
+    def stream(self, question: str, history: Sequence[Message], *, top_k: int, max_new_tokens: int,
+               where: dict | None) -> Iterator[str | Answer]:
+        """Yield each checked sentence as soon as it passes (never taken back), then the Answer."""
+        r = self.retrieve(question, history, top_k, where)
+        refusal = self.gate(r)
+        if refusal is not None:
+            answer = self.refusal(r, refusal)
+            yield answer.answer
+            yield answer
+            return
+        context = self.context(r)
+        self.checker.prefetch([h.paper for h in context])
+        verifier = Verifier(question, r.parts, context, self.checker)
+        draft = yield from self.write(r, self.messages(r, context, verifier.parts), max_new_tokens, verifier)
+        if not is_cannot_answer(draft):      # the model's own refusal stands
+            yield from self.fill(r, verifier, context)
+        if not verifier.shown:
+            answer = self.refusal(r, Refusal(self._why_nothing(draft, verifier)), draft)
+            yield answer.answer
+            yield answer
+            return
+        notes = r.notes + [f'The papers here do not answer "{verifier.parts[i]}"' for i in verifier.unanswered()]
+        if notes:
+            yield " " + " ".join(n + "." for n in notes)
+        yield self.answer(r, verifier, context, draft, notes)
+
+    def write(self, r: Retrieved, messages: list[Message], max_new_tokens: int, verifier: Verifier
+              ) -> Iterator[str]:
+        """Generate; show each sentence once it is complete and checked. Returns the model's whole draft."""
+        pieces: list[str] = []
+        pending = ""
+        for token in self.generator.stream(messages, max_new_tokens=max_new_tokens):
+            r.timings.setdefault("first_token_s", time.perf_counter() - r.t0)
+            pieces.append(token)
+            done, pending = complete_sentences(pending + token)
+            for sentence in done:
+                yield from self._show(r, verifier, sentence)
+        yield from self._show(r, verifier, pending)
+        return "".join(pieces).strip()
+
+    def fill(self, r: Retrieved, verifier: Verifier, context: list[Hit]) -> Iterator[str]:
+        """Parts the model left unanswered get the abstract sentence that answers them, if one is close; a
+        "which paper" question that names no paper gets the paper's title."""
+        for i in verifier.unanswered():
+            found = extract_for(verifier.parts[i], context, self.checker, min_score=self.policy.min_extractive)
+            if found:
+                yield from self._show(r, verifier, found)
+        if verifier.shown and _IDENTIFY.search(r.question) and not self._names_a_paper(verifier, context):
+            n = verifier.shown[0].markers[0] if verifier.shown[0].markers else 1
+            title = context[n - 1].paper.title
+            sentence = CheckedSentence(f'The paper is "{title}" [{n}].', [n], True, n, 1.0, responsive=True)
+            verifier.shown.append(sentence)
+            verifier.citations.setdefault(n, self._title_citation(context[n - 1].paper, n))
+            yield " " + sentence.text
+
+    def _show(self, r: Retrieved, verifier: Verifier, text: str) -> Iterator[str]:
+        for sentence in verifier.check(text) if text.strip() else []:
+            first = "first_sentence_s" not in r.timings
+            r.timings.setdefault("first_sentence_s", time.perf_counter() - r.t0)
+            yield sentence if first else " " + sentence
+
+    @staticmethod
+    def _names_a_paper(verifier: Verifier, context: list[Hit]) -> bool:
+        """Some shown sentence names a cited paper: its title, or a name from its abstract ("MERU", "SIE")."""
+        text = verifier.text
+        for n in {m for s in verifier.shown for m in s.markers}:
+            paper = context[n - 1].paper
+            if paper.title.lower() in text.lower() or names_in(text) & names_in(f"{paper.title} {paper.abstract}"):
+                return True
+        return False
+
+    def _title_citation(self, paper: Paper, n: int):
+        from rag.types import Citation
+
+        return Citation(marker=n, paper_id=paper.paper_id, title=paper.title, supported=True, quote=paper.title,
+                        score=1.0, responsive=True)
+
+    @staticmethod
+    def _why_nothing(draft: str, verifier: Verifier) -> AbstainReason:
+        if is_cannot_answer(draft):
+            return AbstainReason.MODEL
+        whys = {why for _, why in verifier.rejected}
+        if whys & {"does not answer the question", "answers no part of the question", "restates the question"}:
+            return AbstainReason.NOT_RESPONSIVE
+        return AbstainReason.UNSUPPORTED if "no cited paper backs it" in whys else AbstainReason.NO_CONTENT
+
+    # -- results ---------------------------------------------------------------------------------------------
+    def refusal(self, r: Retrieved, refusal: Refusal, draft: str = "") -> Answer:
+        self._finish(r)
+        return Answer(question=r.question, answer=refusal.text, abstained=True, citations=[], sources=r.hits,
+                      timings=r.timings, model=self.model_info, query=r.query,
+                      related=r.hits[:self.policy.evidence_papers], evidence=r.evidence, draft=draft,
+                      abstain_reason=refusal.reason, missing_terms=refusal.missing)
+
+    def answer(self, r: Retrieved, verifier: Verifier, context: list[Hit], draft: str, notes: list[str]) -> Answer:
+        self._finish(r)
+        text = " ".join([verifier.text] + [n + "." for n in notes])
+        evidence = {**r.evidence, "context_papers": float(len(context)), "rejected": float(len(verifier.rejected)),
+                    "unanswered_parts": float(len(notes))}
+        return Answer(question=r.question, answer=text, abstained=False, citations=verifier.citation_list(),
+                      sources=r.hits, timings=r.timings, model=self.model_info, query=r.query, evidence=evidence,
+                      draft=draft)
+
+    @staticmethod
+    def _finish(r: Retrieved) -> None:
+        r.timings["total_s"] = time.perf_counter() - r.t0
+        r.timings.setdefault("first_token_s", r.timings["total_s"])
+        r.timings.setdefault("first_sentence_s", r.timings["total_s"])
