@@ -141,6 +141,9 @@ class HybridRetriever:
     def paper(self, paper_id: str) -> Paper:
         return self._papers[paper_id]
 
+    def has_paper(self, paper_id: str) -> bool:
+        return paper_id in self._papers
+
     def rankings(self, query: str, *, where: dict | None = None,
                  vector: Sequence[float] | None = None) -> tuple[list, list]:
         """The dense and BM25 chunk rankings: lists of (row, score), best first."""

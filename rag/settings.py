@@ -35,6 +35,8 @@ class AbstainPolicy:
     context_papers: int = 3          # at most this many whole abstracts in an answer's prompt (~1,000 tokens)
     context_relative: float = 0.75   # ... each with a fused score within this share of the best paper's
     name_search: int = 20            # papers a keyword search returns when checking that a name is mentioned
+    conflict_fit: float = 0.50       # a phrase another paper is clearly about (best sentence cosine) ...
+    conflict_gap: float = 0.30       # ... this much better than the answering paper: two topics no paper joins
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,6 @@ class Settings:
     passages_per_paper: int = 1              # passages of each paper kept per hit (the prompt takes its own sentences)
     candidates: int = 40                     # chunks taken from each ranking before fusion
     # answering
-    passage_words: int = 90                  # RAG_PASSAGE_WORDS: words of each paper's closest sentences in the prompt
     max_new_tokens: int = 160                # RAG_MAX_NEW_TOKENS: three short sentences fit
     max_question_chars: int = 2000           # longer is a pasted document, not a question
     # tuned thresholds
@@ -122,8 +123,9 @@ _ENV = {
     "RAG_HOME": "home", "RAG_MODELS_DIR": "models_home", "RAG_EMBEDDER": "embedder", "RAG_GENERATOR": "generator",
     "RAG_BACKEND": "backend", "RAG_PRECISION": "precision", "RAG_LLM_BASE_URL": "llm_base_url", "RAG_LLM_MODEL": "llm_model",
     "RAG_LLM_API_KEY": "llm_api_key", "RAG_COLLECTION": "collection", "RAG_CHROMA_URL": "chroma_url", "RAG_FUSION": "fusion",
-    "RAG_TOP_K": "top_k", "RAG_MAX_NEW_TOKENS": "max_new_tokens", "RAG_PASSAGE_WORDS": "passage_words",
+    "RAG_TOP_K": "top_k", "RAG_MAX_NEW_TOKENS": "max_new_tokens",
 }
+_POLICY_ENV = {"RAG_CONTEXT_PAPERS": "context_papers"}      # a prompt-size knob (docs/evaluation.md measures it)
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -134,6 +136,9 @@ def settings_from_env(environ: Mapping[str, str] | None = None, **overrides) -> 
     for var, name in _ENV.items():
         if var in environ and environ[var] != "":
             values[name] = _parse(var, environ[var], types[name])
+    policy = {name: _parse(var, environ[var], int) for var, name in _POLICY_ENV.items() if environ.get(var)}
+    if policy:
+        values["policy"] = replace(DEFAULTS.policy, **policy)
     values.update({k: v for k, v in overrides.items() if v is not None})
     return replace(DEFAULTS, **values)
 

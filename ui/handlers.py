@@ -95,11 +95,11 @@ class ChatHandlers:
         import gradio as gr
 
         pending = turns + [Turn(question=topic, answer=None, error=None)]
-        progress, parts = ("finding the relevant papers", 0, 0), []
+        progress = ("finding the relevant papers", 0, 0)
 
         def chat():
             return render.turn_messages(pending, pending_markdown=render.summary_progress_markdown(
-                *progress, draft="".join(parts)))
+                *progress))
         yield "", chat(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         summary: Answer | None = None
         try:
@@ -110,7 +110,7 @@ class ChatHandlers:
                     summary = value
                     break
                 else:
-                    parts.append(value)
+                    continue            # the unchecked draft is not shown
                 yield gr.skip(), chat(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         except RagError as e:
             yield self.failed(turns, topic, str(e))

@@ -162,16 +162,14 @@ def summary_markdown(summary: Summary) -> str:
     return "\n".join(lines)
 
 
-def summary_progress_markdown(message: str, done: int = 0, total: int = 0, draft: str = "") -> str:
-    """A summary being built: the current step ("Reading 7 of 12 papers…") and the model's draft so far,
-    which the support check may still rewrite."""
+def summary_progress_markdown(message: str, done: int = 0, total: int = 0) -> str:
+    """A summary being built: the current step ("Reading 7 of 12 papers…"). The model's draft is not shown:
+    only checked text is, so nothing the user reads is taken back."""
     message = str(message or "finding the relevant papers").strip()
     step = f"⏳ *{escape_md(message[:1].upper() + message[1:])}…*"
     if total and "of" not in message.split():
         step += f" ({done} of {total})"
-    if not draft.strip():
-        return step
-    return f"{step}\n\n*Draft, checked before it is shown:*\n\n> {escape_md(' '.join(draft.split()))} ▌"
+    return step
 
 
 def turn_messages(turns: Sequence[Turn], pending: str | None = None, *,

@@ -66,11 +66,13 @@ class SupportChecker:
         self._remember(paper.paper_id, entry)
         return entry
 
-    def rank_sentences(self, query: str, paper: Paper, vector: Sequence[float] | None = None) -> list[float]:
-        """Relevance of each abstract sentence to the query: cosine + a share of the query-word overlap."""
+    def rank_sentences(self, query: str, paper: Paper, vector: Sequence[float] | None = None, *,
+                       overlap: bool = True) -> list[float]:
+        """Relevance of each abstract sentence to the query: cosine + a share of the query-word overlap (or the
+        cosine alone)."""
         sentences, vectors = self._paper_sentences(paper)
         vector = vector if vector is not None else self.embedder.embed([query])[0]
-        words = content_words(query)
+        words = content_words(query) if overlap else set()
         return [_dot(vector, v) + self.config.overlap_weight * _overlap(words, content_words(s))
                 for s, v in zip(sentences, vectors)]
 
@@ -82,7 +84,7 @@ class SupportChecker:
         title = "" if looks_like_instruction(paper.title) else paper.title
         return strip_markers(" ".join([title, *self.sentences(paper)]))
 
-    def relevant_sentences(self, query: str, paper: Paper, *, max_words: int = DEFAULTS.passage_words,
+    def relevant_sentences(self, query: str, paper: Paper, *, max_words: int = 90,
                            vector: Sequence[float] | None = None) -> str:
         """The abstract's sentences most related to the query, in their original order, within max_words."""
         sentences = self.sentences(paper)

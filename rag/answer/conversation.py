@@ -6,6 +6,7 @@ import re
 from typing import Callable, Sequence
 
 from rag.condense import needs_history
+from rag.text import content_words, split_sentences, strip_markers
 from rag.types import Message, Paper
 
 # "the first one", "the latter": a paper by its place in the last answer's list of citations.
@@ -48,3 +49,20 @@ def question_about(question: str, paper: Paper | None) -> str:
     if paper is None:
         return question
     return f'{question} (The question is about the paper "{paper.title}".)'
+
+
+def cited_papers(turn: Message, retriever, checker) -> list[Paper]:
+    """The papers an earlier answer cited: its "papers" ids when the caller kept them, else for each of its
+    sentences the paper that backs it (found by retrieval, checked by support)."""
+    ids = [i for i in turn.get("papers") or [] if retriever.has_paper(i)]
+    if ids:
+        return [retriever.paper(i) for i in ids]
+    out: dict[str, Paper] = {}
+    for sentence in split_sentences(str(turn.get("content", ""))):
+        claim = strip_markers(sentence)
+        if len(content_words(claim)) < 2:
+            continue
+        for hit in retriever.retrieve(claim, 1):
+            if checker.support(claim, hit.paper).score >= checker.threshold:
+                out.setdefault(hit.paper.paper_id, hit.paper)
+    return list(out.values())

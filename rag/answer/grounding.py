@@ -143,3 +143,23 @@ def ungrounded_names(terms: Sequence[Term], find: Callable[[Term], Iterable[Pape
         return [], ""
     both = "both " if len(names) == 2 else "all of "
     return names, f"No paper in the collection mentions {both}{quoted(names)}."
+
+
+def topic_conflicts(terms: Sequence[Term], anchor: Paper, fit: Callable[[Term, Paper], float],
+                    others: Callable[[Term], Iterable[Paper]], *, min_fit: float, min_gap: float
+                    ) -> list[tuple[Term, Paper]]:
+    """The phrases of a question that another paper is about while the paper that would answer (`anchor`) is
+    not: it never mentions them and fits them at least `min_gap` less well than a paper that fits them at
+    least `min_fit` (`fit`: best cosine between the phrase and a paper's sentences). Two real topics that no
+    single paper joins ("hyperbolic embeddings" for "stock returns") look like this; a paraphrase does not,
+    because the paper it describes is also the one its phrases fit best."""
+    out = []
+    for term in terms:
+        if term.name or mentions(term, anchor):
+            continue
+        own = fit(term, anchor)
+        best = max(((fit(term, p), p) for p in others(term) if p.paper_id != anchor.paper_id),
+                   key=lambda x: x[0], default=(0.0, None))
+        if best[1] is not None and best[0] >= min_fit and best[0] - own >= min_gap:
+            out.append((term, best[1]))
+    return out

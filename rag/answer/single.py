@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
 from rag.answer.citations import SupportChecker
-from rag.answer.conversation import earlier_papers, question_about, referent
-from rag.answer.grounding import key_terms, ungrounded_names
+from rag.answer.conversation import cited_papers, earlier_papers, question_about, referent
+from rag.answer.grounding import key_terms, topic_conflicts, ungrounded_names
 from rag.answer.parts import split_parts
 from rag.answer.policy import is_cannot_answer, retrieval_evidence, weak_evidence
 from rag.answer.prompt import build_messages
@@ -24,7 +24,7 @@ from rag.filters import describe
 from rag.generators.base import Generator
 from rag.retrieve import HybridRetriever
 from rag.settings import Settings
-from rag.text import CANNOT_ANSWER, complete_sentences, content_words, names_in, numbers_in, split_sentences, strip_markers
+from rag.text import CANNOT_ANSWER, complete_sentences, content_words, names_in, numbers_in, states_contribution
 from rag.types import AbstainReason, Answer, CheckedSentence, Hit, Message, Paper
 
 _IDENTIFY = re.compile(r"^\s*(?:(?:which|what)\s+(?:\w+\s+){0,2}?(?:paper|work|study|method|model|approach|technique|"
@@ -70,7 +70,8 @@ class SingleAnswer:
         query = standalone_query(question, history)
         vector = self.checker.embedder.embed([query])[0]
         hits = self.retriever.retrieve(query, top_k, where=where, vector=vector)
-        about = referent(question, earlier_papers(history, self.resolve), self._fit(question))
+        about = referent(question, earlier_papers(history, lambda turn: cited_papers(turn, self.retriever, self.checker)),
+                         self._fit(question))
         if about is not None:
             top = max((h.score for h in hits), default=1.0)
             own = next((h for h in hits if h.paper.paper_id == about.paper_id), None)
@@ -84,29 +85,6 @@ class SingleAnswer:
     def _fit(self, question: str):
         vector = self.checker.embedder.embed([question])[0]
         return lambda paper: max(self.checker.rank_sentences(question, paper, vector), default=0.0)
-
-    def resolve(self, turn: Message) -> list[Paper]:
-        """The papers an earlier answer cited: its "papers" ids when given, else for each of its sentences the
-        paper that backs it (found by retrieval, checked by support)."""
-        known = [self.retriever.paper(i) for i in turn.get("papers") or [] if self._known(i)]
-        if known:
-            return known
-        out: dict[str, Paper] = {}
-        for sentence in split_sentences(str(turn.get("content", ""))):
-            claim = strip_markers(sentence)
-            if len(content_words(claim)) < 2:
-                continue
-            for hit in self.retriever.retrieve(claim, 1):
-                if self.checker.support(claim, hit.paper).score >= self.checker.threshold:
-                    out.setdefault(hit.paper.paper_id, hit.paper)
-        return list(out.values())
-
-    def _known(self, paper_id: str) -> bool:
-        try:
-            self.retriever.paper(paper_id)
-            return True
-        except KeyError:
-            return False
 
     # -- before generating -----------------------------------------------------------------------------------
     def gate(self, r: Retrieved) -> Refusal | None:
@@ -132,7 +110,25 @@ class SingleAnswer:
                                                                            for x in refusals]), missing)
         if r.about is None and weak_evidence(r.evidence, self.policy):
             return Refusal(AbstainReason.WEAK_EVIDENCE)
-        return None
+        return None if r.about is not None else self._conflict(r)
+
+    def _conflict(self, r: Retrieved) -> Refusal | None:
+        """A topic of the question that another paper is about and the best paper is not (rag.answer.grounding)."""
+        phrases = [t for part in r.parts for t in key_terms(part) if not t.name]
+        if not phrases:
+            return None
+        vectors = dict(zip((t.text for t in phrases), self.checker.embedder.embed([t.text for t in phrases])))
+        fit = lambda t, p: max(self.checker.rank_sentences(t.text, p, vectors[t.text], overlap=False), default=0.0)
+        others = lambda t: [h.paper for h in self.retriever.retrieve(t.text, 5, where=r.where, vector=vectors[t.text])]
+        anchor = r.hits[0].paper
+        found = topic_conflicts(phrases, anchor, fit, others, min_fit=self.policy.conflict_fit,
+                                min_gap=self.policy.conflict_gap)
+        if not found:
+            return None
+        term, other = found[0]
+        return Refusal(AbstainReason.UNGROUNDED, f"{CANNOT_ANSWER} The closest paper, \"{anchor.title}\", does not "
+                       f"cover '{term.text}', which \"{other.title}\" is about; no paper joins the two.",
+                       [t.text for t, _ in found])
 
     def _ungrounded(self, part: str, r: Retrieved, found: str) -> Refusal | None:
         """A name of the ask that no paper mentions (alone or together), or a number no retrieved paper has."""
@@ -178,9 +174,10 @@ class SingleAnswer:
         verifier = Verifier(question, r.parts, context, self.checker)
         draft = yield from self.write(r, self.messages(r, context, verifier.parts), max_new_tokens, verifier)
         if not is_cannot_answer(draft):      # the model's own refusal stands
-            yield from self.fill(r, verifier, context)
+            yield from self.fill(r, verifier, context, draft)
         if not verifier.shown:
-            answer = self.refusal(r, Refusal(self._why_nothing(draft, verifier)), draft)
+            why = " ".join([CANNOT_ANSWER] + [n + "." for n in r.notes])
+            answer = self.refusal(r, Refusal(self._why_nothing(draft, verifier), why), draft)
             yield answer.answer
             yield answer
             return
@@ -203,20 +200,36 @@ class SingleAnswer:
         yield from self._show(r, verifier, pending)
         return "".join(pieces).strip()
 
-    def fill(self, r: Retrieved, verifier: Verifier, context: list[Hit]) -> Iterator[str]:
-        """Parts the model left unanswered get the abstract sentence that answers them, if one is close; a
-        "which paper" question that names no paper gets the paper's title."""
-        for i in verifier.unanswered():
+    def fill(self, r: Retrieved, verifier: Verifier, context: list[Hit], draft: str) -> Iterator[str]:
+        """Once the model has answered something: a part it left unanswered gets the abstract sentence that
+        answers it, if one is close. A "which paper" question gets the paper's "We propose <name>" sentence, or
+        its title."""
+        for i in verifier.unanswered() if verifier.shown else []:
             found = extract_for(verifier.parts[i], context, self.checker, min_score=self.policy.min_extractive)
             if found:
                 yield from self._show(r, verifier, found)
-        if verifier.shown and _IDENTIFY.search(r.question) and not self._names_a_paper(verifier, context):
-            n = verifier.shown[0].markers[0] if verifier.shown[0].markers else 1
-            title = context[n - 1].paper.title
-            sentence = CheckedSentence(f'The paper is "{title}" [{n}].', [n], True, n, 1.0, responsive=True)
+        n = self._identified(verifier, context, draft) if _IDENTIFY.search(r.question) else None
+        if n is None:
+            return
+        paper = context[n - 1].paper
+        contribution = next((x for x in self.checker.sentences(paper) if states_contribution(x) and names_in(x)), "")
+        if contribution:
+            yield from self._show(r, verifier, f"{contribution.rstrip('.!? ')} [{n}].")
+        if not self._names_a_paper(verifier, context):
+            sentence = CheckedSentence(f'The paper is "{paper.title}" [{n}].', [n], True, n, 1.0, responsive=True)
             verifier.shown.append(sentence)
-            verifier.citations.setdefault(n, self._title_citation(context[n - 1].paper, n))
-            yield " " + sentence.text
+            verifier.citations.setdefault(n, self._title_citation(paper, n))
+            r.timings.setdefault("first_sentence_s", time.perf_counter() - r.t0)
+            yield (" " if len(verifier.shown) > 1 else "") + sentence.text
+
+    @staticmethod
+    def _identified(verifier: Verifier, context: list[Hit], draft: str) -> int | None:
+        """The source a "which paper" answer is about: the one its shown sentences cite, else the one whose title
+        the draft names (a small model often answers with the title alone)."""
+        if verifier.shown:
+            return verifier.shown[0].markers[0] if verifier.shown[0].markers else 1
+        low = " ".join(draft.lower().split())
+        return next((n for n, h in enumerate(context, 1) if h.paper.title.lower() in low), None)
 
     def _show(self, r: Retrieved, verifier: Verifier, text: str) -> Iterator[str]:
         for sentence in verifier.check(text) if text.strip() else []:

@@ -9,14 +9,20 @@ credited to the part of the question it answers (rag.answer.parts), so unanswere
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Sequence
 
 from rag.answer.citations import SupportChecker, check_citations
 from rag.answer.parts import asks_quantity
 from rag.answer.voice import is_echo, third_person
-from rag.text import content_words, markers_in, numbers_in, split_sentences, strip_markers
+from rag.answer.grounding import ASK_WORDS
+from rag.text import content_words, markers_in, numbers_in, split_sentences, stems, strip_markers
 from rag.types import CheckedSentence, Citation, Hit
+
+
+_SCAFFOLD = frozenset(stems(" ".join(ASK_WORDS)))      # "how", "many", "does": not what a part is about
+_ENUMERATION = re.compile(r"^(?:\(?\d{1,2}[).:]|[-*•])\s+")      # "(1) ", "2. ", "- ": list layout, not content
 
 
 @dataclass
@@ -36,7 +42,7 @@ class Verifier:
         """The sentences of `text` that pass, ready to show (usually one)."""
         out = []
         for sentence in split_sentences(text):
-            why = self._check_one(third_person(sentence.strip()))
+            why = self._check_one(third_person(_ENUMERATION.sub("", sentence.strip())))
             if isinstance(why, CheckedSentence):
                 out.append(why.text)
             else:
@@ -79,12 +85,12 @@ class Verifier:
         return len(added & cited) >= len(added) / 2
 
     def part_for(self, claim: str) -> int | None:
-        """The part of the question the claim answers: the one whose words it shares most, unanswered first;
-        a part asking "how many" needs a number."""
+        """The part of the question the claim answers: the one whose words it shares most, unanswered first.
+        A part asking "how many" needs a number (not a citation's year) and a word of its own ("hours")."""
         words = content_words(claim)
         best, best_key = None, None
         for i, part in enumerate(self.parts):
-            if asks_quantity(part) and not numbers_in(claim):
+            if asks_quantity(part) and not answers_quantity(claim, part):
                 continue
             key = (len(words & content_words(part)), i not in self.answered, -i)
             if best_key is None or key > best_key:
@@ -114,3 +120,14 @@ def extract_for(part: str, hits: Sequence[Hit], checker: SupportChecker, *, min_
             if score >= best[0]:
                 best = (score, f"{sentence.rstrip('.!? ')} [{n}].")
     return best[1]
+
+
+_CITED_YEAR = re.compile(r"\([^()]*\b(?:19|20)\d\d\b[^()]*\)")     # "(Li et al., 2023)"
+
+
+def answers_quantity(claim: str, part: str) -> bool:
+    """The claim states a number, outside a citation, about something the part names."""
+    if not numbers_in(_CITED_YEAR.sub(" ", claim)):
+        return False
+    asked = set(stems(part)) - _SCAFFOLD
+    return bool(asked & set(stems(claim)))

@@ -8,11 +8,11 @@ from rag.settings import Settings, settings_from_env
 
 
 def test_environment_and_overrides():
-    s = settings_from_env({"RAG_HOME": "/tmp/x", "RAG_TOP_K": "7", "RAG_PASSAGE_WORDS": "50", "RAG_FUSION": ""},
+    s = settings_from_env({"RAG_HOME": "/tmp/x", "RAG_TOP_K": "7", "RAG_CONTEXT_PAPERS": "1", "RAG_FUSION": ""},
                           top_k=3)
     assert s.home == Path("/tmp/x") and s.store_dir == Path("/tmp/x/chroma") and s.models_dir == Path("/tmp/x/models")
     assert s.top_k == 3                    # the CLI flag wins over the environment
-    assert s.passage_words == 50
+    assert s.policy.context_papers == 1 and s.policy.min_dense == Settings().policy.min_dense
     assert s.fusion == Settings().fusion   # empty means unset
 
 

@@ -264,11 +264,11 @@ def test_summary_sources_html_escapes_everything():
     assert "&lt;b&gt;graph&lt;/b&gt;" in out                      # the flagged sentence, escaped
 
 
-def test_summary_progress_message_and_draft():
+def test_summary_progress_shows_the_step_never_the_unchecked_draft():
     assert render.summary_progress_markdown("reading 7 of 12 papers", 7, 12) == "⏳ *Reading 7 of 12 papers…*"
     assert render.summary_progress_markdown("writing the overview", 2, 3) == "⏳ *Writing the overview…* (2 of 3)"
-    md = render.summary_progress_markdown("writing about papers 1\u20135 of 12", 0, 3, draft="Cones <b>[1]</b>")
-    assert "Draft" in md and "Cones &lt;b&gt;\\[1\\]&lt;/b&gt; ▌" in md and "<b>" not in md
+    md = render.summary_progress_markdown("writing about <b>papers</b> 1\u20135 of 12", 0, 3)
+    assert "Draft" not in md and "<b>" not in md
     turns = [{"question": "hyperbolic embeddings", "answer": None, "error": None}]
     msgs = render.turn_messages(turns, pending="ignored", pending_markdown=md)
     assert msgs[-1] == {"role": "assistant", "content": md}

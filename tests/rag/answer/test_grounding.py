@@ -45,3 +45,17 @@ def test_names_that_no_single_paper_mentions_together_are_named():
 def test_names_one_paper_mentions_together_are_grounded():
     assert ungrounded_names(key_terms("How many classes does 3DIEBench have for SIE?"), find) == ([], "")
     assert ungrounded_names(key_terms("What is a good hyperbolic model?"), find) == ([], "")
+
+
+def test_a_topic_another_paper_is_about_and_the_best_paper_is_not_is_a_conflict():
+    from rag.answer.grounding import topic_conflicts
+
+    fits = {("forecast stock returns", "meru"): 0.12, ("forecast stock returns", "sie"): 0.55,
+            ("hyperbolic representations", "meru"): 0.9}
+    fit = lambda term, paper: fits.get((term.text, paper.paper_id), 0.0)
+    terms = key_terms("Which paper uses hyperbolic representations to forecast stock returns?")
+    found = topic_conflicts(terms, MERU, fit, lambda t: COLLECTION, min_fit=0.5, min_gap=0.3)
+    assert [(t.text, p.paper_id) for t, p in found] == [("forecast stock returns", "sie")]
+    # the same phrase fitting the best paper nearly as well (a paraphrase) is no conflict
+    fits[("forecast stock returns", "meru")] = 0.4
+    assert topic_conflicts(terms, MERU, fit, lambda t: COLLECTION, min_fit=0.5, min_gap=0.3) == []
