@@ -98,6 +98,7 @@ class Answer:
     abstain_reason: AbstainReason | None = None
     missing_terms: list[str] = field(default_factory=list)    # terms of the question no paper mentions
     route: str = "single"       # single, multi or summary (rag.answer.route)
+    rejected: list[dict] = field(default_factory=list)       # draft sentences not shown: {"sentence", "why"}
 
     def to_json(self) -> dict:
         """The contract's answer object (docs/contract.md), plus extra fields."""
@@ -125,6 +126,7 @@ class Answer:
             "related": [{"paper_id": h.paper.paper_id, "title": h.paper.title} for h in self.related],
             "evidence": {k: round(v, 4) for k, v in self.evidence.items()},
             "draft": self.draft,
+            "rejected": list(self.rejected),
         }
 
 

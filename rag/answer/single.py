@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
 from rag.answer.citations import SupportChecker
 from rag.answer.conversation import cited_papers, earlier_papers, question_about, referent
 from rag.answer.grounding import key_terms, topic_conflicts, ungrounded_names
+from rag.answer.outcome import (Refusal, Retrieved, checked_answer, names_a_paper, refusal_answer, title_citation,
+                                why_nothing)
 from rag.answer.parts import split_parts
 from rag.answer.policy import is_cannot_answer, retrieval_evidence, weak_evidence
-from rag.answer.prompt import build_messages
+from rag.answer.prompt import build_messages, format_sources, load_template
 from rag.answer.verify import Verifier, extract_for
 from rag.condense import standalone_query
 from rag.filters import describe
@@ -32,27 +33,6 @@ _IDENTIFY = re.compile(r"^\s*(?:(?:which|what)\s+(?:\w+\s+){0,2}?(?:paper|work|s
                        r"can\s+you\s+(?:find|name)\b)", re.I)
 
 
-@dataclass
-class Retrieved:
-    """One question after retrieval: what every later step reads."""
-    question: str
-    query: str                              # the standalone retrieval query
-    vector: list[float]                     # its embedding, made once
-    hits: list[Hit]
-    evidence: dict[str, float]
-    where: dict | None = None
-    about: Paper | None = None              # the earlier paper a follow-up refers to
-    parts: list[str] = field(default_factory=list)   # the asks to answer (rag.answer.parts)
-    notes: list[str] = field(default_factory=list)   # why the other asks are not answered
-    t0: float = 0.0
-    timings: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class Refusal:
-    reason: AbstainReason
-    text: str = CANNOT_ANSWER
-    missing: list[str] = field(default_factory=list)
 
 
 class SingleAnswer:
@@ -165,7 +145,7 @@ class SingleAnswer:
         r = self.retrieve(question, history, top_k, where)
         refusal = self.gate(r)
         if refusal is not None:
-            answer = self.refusal(r, refusal)
+            answer = refusal_answer(r, refusal, self.model_info, self.policy.evidence_papers)
             yield answer.answer
             yield answer
             return
@@ -174,17 +154,20 @@ class SingleAnswer:
         verifier = Verifier(question, r.parts, context, self.checker)
         draft = yield from self.write(r, self.messages(r, context, verifier.parts), max_new_tokens, verifier)
         if not is_cannot_answer(draft):      # the model's own refusal stands
+            if not verifier.shown:
+                draft += "\n" + (yield from self.retry(r, context, verifier, max_new_tokens))
             yield from self.fill(r, verifier, context, draft)
         if not verifier.shown:
             why = " ".join([CANNOT_ANSWER] + [n + "." for n in r.notes])
-            answer = self.refusal(r, Refusal(self._why_nothing(draft, verifier), why), draft)
+            answer = refusal_answer(r, Refusal(why_nothing(draft, verifier), why), self.model_info,
+                                    self.policy.evidence_papers, draft, verifier.rejections())
             yield answer.answer
             yield answer
             return
         notes = r.notes + [f'The papers here do not answer "{verifier.parts[i]}"' for i in verifier.unanswered()]
         if notes:
             yield " " + " ".join(n + "." for n in notes)
-        yield self.answer(r, verifier, context, draft, notes)
+        yield checked_answer(r, verifier, context, draft, notes, self.model_info)
 
     def write(self, r: Retrieved, messages: list[Message], max_new_tokens: int, verifier: Verifier
               ) -> Iterator[str]:
@@ -204,7 +187,8 @@ class SingleAnswer:
         """Once the model has answered something: a part it left unanswered gets the abstract sentence that
         answers it, if one is close. A "which paper" question gets the paper's "We propose <name>" sentence, or
         its title."""
-        for i in verifier.unanswered() if verifier.shown else []:
+        grounded = verifier.shown or any(why == "answers no part of the question" for _, why in verifier.rejected)
+        for i in verifier.unanswered() if grounded else []:
             found = extract_for(verifier.parts[i], context, self.checker, min_score=self.policy.min_extractive)
             if found:
                 yield from self._show(r, verifier, found)
@@ -215,10 +199,11 @@ class SingleAnswer:
         contribution = next((x for x in self.checker.sentences(paper) if states_contribution(x) and names_in(x)), "")
         if contribution:
             yield from self._show(r, verifier, f"{contribution.rstrip('.!? ')} [{n}].")
-        if not self._names_a_paper(verifier, context):
+        if not names_a_paper(verifier, context):
             sentence = CheckedSentence(f'The paper is "{paper.title}" [{n}].', [n], True, n, 1.0, responsive=True)
             verifier.shown.append(sentence)
-            verifier.citations.setdefault(n, self._title_citation(paper, n))
+            verifier.citations.setdefault(n, title_citation(paper, n))
+            verifier.answered.setdefault(0, len(verifier.shown) - 1)
             r.timings.setdefault("first_sentence_s", time.perf_counter() - r.t0)
             yield (" " if len(verifier.shown) > 1 else "") + sentence.text
 
@@ -231,56 +216,17 @@ class SingleAnswer:
         low = " ".join(draft.lower().split())
         return next((n for n, h in enumerate(context, 1) if h.paper.title.lower() in low), None)
 
+    def retry(self, r: Retrieved, context: list[Hit], verifier: Verifier, max_new_tokens: int) -> Iterator[str]:
+        """When nothing of the draft passed (a small model often restates the question): ask the model to copy
+        the one source sentence that answers, and check that. Returns the second draft."""
+        user = load_template("answer_copy").format(sources=format_sources(context),
+                                                   question=question_about(r.question, r.about))
+        messages: list[Message] = [{"role": "system", "content": load_template("answer_system").strip()},
+                                   {"role": "user", "content": user.strip()}]
+        return (yield from self.write(r, messages, max_new_tokens, verifier))
+
     def _show(self, r: Retrieved, verifier: Verifier, text: str) -> Iterator[str]:
         for sentence in verifier.check(text) if text.strip() else []:
             first = "first_sentence_s" not in r.timings
             r.timings.setdefault("first_sentence_s", time.perf_counter() - r.t0)
             yield sentence if first else " " + sentence
-
-    @staticmethod
-    def _names_a_paper(verifier: Verifier, context: list[Hit]) -> bool:
-        """Some shown sentence names a cited paper: its title, or a name from its abstract ("MERU", "SIE")."""
-        text = verifier.text
-        for n in {m for s in verifier.shown for m in s.markers}:
-            paper = context[n - 1].paper
-            if paper.title.lower() in text.lower() or names_in(text) & names_in(f"{paper.title} {paper.abstract}"):
-                return True
-        return False
-
-    def _title_citation(self, paper: Paper, n: int):
-        from rag.types import Citation
-
-        return Citation(marker=n, paper_id=paper.paper_id, title=paper.title, supported=True, quote=paper.title,
-                        score=1.0, responsive=True)
-
-    @staticmethod
-    def _why_nothing(draft: str, verifier: Verifier) -> AbstainReason:
-        if is_cannot_answer(draft):
-            return AbstainReason.MODEL
-        whys = {why for _, why in verifier.rejected}
-        if whys & {"does not answer the question", "answers no part of the question", "restates the question"}:
-            return AbstainReason.NOT_RESPONSIVE
-        return AbstainReason.UNSUPPORTED if "no cited paper backs it" in whys else AbstainReason.NO_CONTENT
-
-    # -- results ---------------------------------------------------------------------------------------------
-    def refusal(self, r: Retrieved, refusal: Refusal, draft: str = "") -> Answer:
-        self._finish(r)
-        return Answer(question=r.question, answer=refusal.text, abstained=True, citations=[], sources=r.hits,
-                      timings=r.timings, model=self.model_info, query=r.query,
-                      related=r.hits[:self.policy.evidence_papers], evidence=r.evidence, draft=draft,
-                      abstain_reason=refusal.reason, missing_terms=refusal.missing)
-
-    def answer(self, r: Retrieved, verifier: Verifier, context: list[Hit], draft: str, notes: list[str]) -> Answer:
-        self._finish(r)
-        text = " ".join([verifier.text] + [n + "." for n in notes])
-        evidence = {**r.evidence, "context_papers": float(len(context)), "rejected": float(len(verifier.rejected)),
-                    "unanswered_parts": float(len(notes))}
-        return Answer(question=r.question, answer=text, abstained=False, citations=verifier.citation_list(),
-                      sources=r.hits, timings=r.timings, model=self.model_info, query=r.query, evidence=evidence,
-                      draft=draft)
-
-    @staticmethod
-    def _finish(r: Retrieved) -> None:
-        r.timings["total_s"] = time.perf_counter() - r.t0
-        r.timings.setdefault("first_token_s", r.timings["total_s"])
-        r.timings.setdefault("first_sentence_s", r.timings["total_s"])

@@ -22,6 +22,11 @@ from rag.types import CheckedSentence, Citation, Hit
 
 
 _SCAFFOLD = frozenset(stems(" ".join(ASK_WORDS)))      # "how", "many", "does": not what a part is about
+# "According to the text, X" / "Based on the information provided in the sources, X": the model's preamble, not
+# content; left in, its words ("text", "information") would count against the sentence.
+_FILLER = re.compile(r"^(?:(?:according\s+to|based\s+on|as\s+(?:stated|mentioned|described)\s+in|from|in)\s+(?:the\s+)?"
+                     r"(?:given\s+|provided\s+)?(?:text|sources?|information|abstracts?|papers?|passages?|context)"
+                     r"(?:\s+(?:provided|given|above))?(?:\s+in\s+the\s+(?:\w+\s+)?sources?)?\s*,\s*)", re.I)
 _ENUMERATION = re.compile(r"^(?:\(?\d{1,2}[).:]|[-*•])\s+")      # "(1) ", "2. ", "- ": list layout, not content
 
 
@@ -42,9 +47,10 @@ class Verifier:
         """The sentences of `text` that pass, ready to show (usually one)."""
         out = []
         for sentence in split_sentences(text):
-            why = self._check_one(third_person(_ENUMERATION.sub("", sentence.strip())))
+            why = self._check_one(third_person(_FILLER.sub("", _ENUMERATION.sub("", sentence.strip()))))
             if isinstance(why, CheckedSentence):
-                out.append(why.text)
+                out.append(why.text[:1].upper() + why.text[1:])
+                why.text = out[-1]
             else:
                 self.rejected.append((sentence, why))
         return out
@@ -96,6 +102,10 @@ class Verifier:
             if best_key is None or key > best_key:
                 best, best_key = i, key
         return best
+
+    def rejections(self) -> list[dict]:
+        """The draft's sentences that were not shown, and why (in the JSON answer, for transparency)."""
+        return [{"sentence": sentence, "why": why} for sentence, why in self.rejected]
 
     def unanswered(self) -> list[int]:
         return [i for i in range(len(self.parts)) if i not in self.answered]

@@ -24,10 +24,12 @@ def test_what_streams_is_exactly_the_checked_answer_never_taken_back(make_pipeli
 
 
 def test_an_echo_of_the_question_is_not_an_answer(make_pipeline):
-    pipeline, _ = make_pipeline([f"{Q55[:-1]} [1]?"])
+    pipeline, gen = make_pipeline([f"{Q55[:-1]} [1]?", "This is the sentence it copies."])
     shown, answer = shown_and_answer(pipeline, Q55)
-    assert answer.draft.endswith("?") and answer.abstained and answer.abstain_reason is AbstainReason.NOT_RESPONSIVE
+    assert answer.abstained and answer.abstain_reason is AbstainReason.NOT_RESPONSIVE
     assert shown == answer.answer == CANNOT_ANSWER
+    assert [r["why"] for r in answer.rejected] == ["restates the question", "no cited paper backs it"]
+    assert "Copy the one sentence" in gen.calls[1][1]["content"]     # asked once more, to copy a sentence
 
 
 def test_a_two_part_question_names_the_part_the_papers_do_not_answer(make_pipeline):
