@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 from rag.answer.citations import SupportChecker
 from rag.answer.grounding import key_terms, mentions, ungrounded_names
@@ -54,14 +54,19 @@ class MultiAnswer:
                     break
         return list(out.values())
 
-    def stream(self, question: str, *, where: dict | None) -> Iterator[str | Summary]:
-        """Yield each paper's checked sentence as it is ready, then the Summary-shaped answer."""
+    def stream(self, question: str, *, where: dict | None,
+               otherwise: Callable[[], Iterator] | None = None) -> Iterator[str | Summary]:
+        """Yield each paper's checked sentence as it is ready, then the Summary-shaped answer. When no paper
+        passes the cut-off, the question is answered by `otherwise` (the single-paper path), if given."""
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
         missing, why = ungrounded_names(key_terms(question), lambda t: [h.paper for h in self.retriever.retrieve(
             t.text, self.policy.name_search, where=where, rankings=("bm25",))], together=False)
         kept, left_out = ([], []) if missing else self.select(question, where)
         timings["retrieve_s"] = time.perf_counter() - t0
+        if not kept and not missing and otherwise is not None:
+            yield from otherwise()
+            return
         if not kept:
             text = f"{CANNOT_ANSWER} {why}".strip() if missing else CANNOT_ANSWER
             yield text
