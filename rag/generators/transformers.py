@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rag.errors import ModelError
-from rag.hardware import cpu_count, resolve_precision
+from rag.hardware import TORCH_DTYPE_LOCK, cpu_count, resolve_precision
 from rag.types import Message
 
 
@@ -47,7 +47,8 @@ class TransformersGenerator:
             # CPU with native bf16; int8 dynamic quantisation is faster still but refused answerable questions.
             self.precision = resolve_precision(precision)
             dtype = torch.bfloat16 if self.precision == "bfloat16" else torch.float32
-            model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype)
+            with TORCH_DTYPE_LOCK:
+                model = AutoModelForCausalLM.from_pretrained(model_path, dtype=dtype)
         except Exception as e:   # OSError when missing; a truncated file raises the safetensors' own error
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ModelError(f"cannot load the model {model_path} ({first}); a damaged converted copy is rebuilt "

@@ -115,7 +115,7 @@ def test_question_streams_a_cited_answer_and_follow_up(browser, ui_url):
     assert SIE_TITLE in sources, sources
     assert "<mark>" in page.inner_html("#rag-sources")            # the supporting quote is highlighted
     assert "retrieval score" in sources
-    assert "first token" in page.inner_text("#rag-status")
+    assert "first checked sentence" in page.inner_text("#rag-status")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "ui.png"), full_page=True)
 
@@ -181,7 +181,7 @@ def test_summarize_example_switches_mode_shows_progress_and_paper_table(browser,
     sources_html = page.inner_html("#rag-sources")
     assert "rag-table" in sources_html and "<mark>" in sources_html
     assert "Poincaré" in page.inner_text("#rag-sources")
-    assert "first token" in page.inner_text("#rag-status")
+    assert "first checked sentence" in page.inner_text("#rag-status")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "ui-summary.png"), full_page=True)
     assert "Traceback" not in page.inner_text("body")
