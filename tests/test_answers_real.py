@@ -28,10 +28,10 @@ def real(tmp_path_factory):
 def test_models_loaded_side_by_side_keep_their_own_dtypes(real):
     # The generator loads in a second thread while the store is ingested; from_pretrained sets torch's
     # process-wide default dtype, which once left a bfloat16 generator with float32 layers.
-    generator_dtypes = {p.dtype for p in real.generator.model.parameters()}
-    embedder_dtypes = {p.dtype for p in real.retriever.embedder._model.parameters()}
-    assert len(generator_dtypes) == 1, generator_dtypes
-    assert {str(d) for d in embedder_dtypes} == {"torch.float32"}
+    generator = real.generator
+    embedder = real.retriever.embedder
+    assert {str(p.dtype) for p in generator.model.parameters()} == {f"torch.{generator.precision}"}
+    assert {str(p.dtype) for p in embedder._model.parameters()} == {f"torch.{embedder.precision}"}
 
 
 def run(pipeline, question, **kw) -> tuple[str, Answer]:
