@@ -144,7 +144,7 @@ def test_ingest_command_reports_skips_and_writes_every_reason(tmp_path):
     assert f"skipped {source}:2: not valid JSON" in text and f"skipped {source}:3: no abstract" in text
     listed = (home / "ingest-skipped.txt").read_text().splitlines()
     assert listed == [f"{source}:2: error: not valid JSON (Expecting property name enclosed in double quotes)",
-                      f"{source}:3: error: no abstract", f"{source}:5: duplicate: same title as {source}:1"]
+                      f"{source}:3: error: no abstract", f"{source}:5: duplicate: same id as {source}:1"]
 
 
 @pytest.mark.parametrize("args,message", [
