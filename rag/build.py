@@ -18,7 +18,10 @@ class Parts:
 
 
 def build_embedder(settings: Settings):
-    """The bundled MiniLM, any sentence-transformers model, or "hash" (no model: quick trials and tests)."""
+    """The bundled MiniLM, any sentence-transformers model, "hash" (no model: quick trials and tests), or an
+    embedding server (RAG_EMBED_BASE_URL) with RAG_EMBEDDER's tokenizer sizing the chunks."""
+    if settings.embed_base_url:
+        return build_server_embedder(settings)
     if settings.embedder == "hash":
         from rag.embed import HashEmbedder
 
@@ -29,6 +32,25 @@ def build_embedder(settings: Settings):
     # The embedder follows RAG_PRECISION, except that int8 (a generator option) means the default for it.
     precision = resolve_precision("auto" if settings.precision == "int8" else settings.precision)
     return SentenceTransformerEmbedder(settings.embedder, precision=precision)
+
+
+def build_server_embedder(settings: Settings):
+    from pathlib import Path
+
+    from rag.embed import bundled_embedder_path
+    from rag.embed_server import OpenAIEmbedder
+
+    own = settings.embedder not in ("bundled", "hash") and (Path(settings.embedder) / "tokenizer.json").is_file()
+    return OpenAIEmbedder(settings.embed_base_url, settings.embed_model, api_key=settings.embed_api_key,
+                          tokenizer_dir=Path(settings.embedder) if own else bundled_embedder_path(),
+                          batch_size=settings.embed_batch, concurrency=settings.embed_concurrency)
+
+
+def index_folder(settings: Settings):
+    """Where the collection's BM25 index and its generation stamp live."""
+    from rag.live_index import IndexFolder
+
+    return IndexFolder(settings.index_root, settings.collection)
 
 
 def open_store(settings: Settings, embedder):
@@ -61,7 +83,7 @@ def reset_store(settings: Settings, records, embedder, **kw):
         print(f"The store in {settings.store_dir} cannot be opened; it was moved to {aside} and a new one is "
               "built.", file=sys.stderr)
         client = open_client(settings.store_dir)
-    return rebuild(records, client, settings.collection, embedder, **kw)
+    return rebuild(records, client, settings.collection, embedder, index=index_folder(settings), **kw)
 
 
 def build_parts(settings: Settings, *, progress: bool = True,
@@ -76,7 +98,8 @@ def build_parts(settings: Settings, *, progress: bool = True,
         if progress:
             print("The store is empty: ingesting the bundled abstracts once.", file=sys.stderr)
         papers = load_corpus()
-        ingest(papers, store, embedder, progress=progress, on_batch=on_ingest, total=len(papers))
+        ingest(papers, store, embedder, progress=progress, on_batch=on_ingest, total=len(papers),
+               index=index_folder(settings))
     return Parts(settings, embedder, store, client)
 
 
@@ -113,8 +136,11 @@ def build_pipeline(settings: Settings, *, parts: Parts | None = None, generator=
     from rag.retrieve import HybridRetriever
 
     parts = parts or build_parts(settings, progress=progress)
+    from rag.live_index import stderr_line
+
     retriever = HybridRetriever(parts.store, parts.embedder, fusion=settings.fusion,
-                                passages_per_paper=settings.passages_per_paper)
+                                passages_per_paper=settings.passages_per_paper, index=index_folder(settings),
+                                say=stderr_line if progress else None)
     return Pipeline(retriever, generator or build_generator(settings), SupportChecker(parts.embedder),
                     top_k=settings.top_k, max_new_tokens=settings.max_new_tokens,
                     max_question_chars=settings.max_question_chars, embedder_name=parts.embedder.name,

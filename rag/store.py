@@ -1,6 +1,7 @@
 """The Chroma store of passage chunks. Embeddings are always passed in, never computed by Chroma."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -10,6 +11,7 @@ from rag.types import Chunk, Paper
 
 SCHEMA = 1                      # bump when the stored layout changes; old stores then ask for --reset
 PAGE = 5000                     # rows per `get` page when reading the whole collection
+SEGMENT_DIR = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def _chunk_metadata(chunk: Chunk, index: int, n: int, digest: str) -> dict:
@@ -113,12 +115,14 @@ class _Guarded:
 class ChromaStore:
     """One Chroma collection of chunks; each paper's chunks are written in one call."""
 
-    def __init__(self, client, name: str = "papers", *, embedder_name: str = ""):
+    def __init__(self, client, name: str = "papers", *, embedder_name: str = "", create: bool = True):
         self.client, self.name, self.embedder_name = client, name, embedder_name
+        guarded = _Guarded(client)
         try:
-            self._col = _Guarded(_Guarded(client).get_or_create_collection(
+            self._col = _Guarded(guarded.get_or_create_collection(
                 name, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None,
-                metadata={"schema": SCHEMA, "embedder": embedder_name}))
+                metadata={"schema": SCHEMA, "embedder": embedder_name}) if create else
+                guarded.get_collection(name, embedding_function=None))
             meta = self._col.metadata or {}
         except StoreError:
             raise
@@ -156,20 +160,45 @@ class ChromaStore:
     def count_chunks(self) -> int:
         return self._col.count()
 
-    def iter_chunks(self, include_embeddings: bool = False) -> Iterator[tuple[str, str, dict]]:
-        """(chunk_id, passage, metadata) for every chunk, a page at a time."""
+    @property
+    def collection_id(self) -> str:
+        """Chroma's id of the collection: kept by a rename, new after a reset."""
+        return str(self._col.id)
+
+    def iter_chunks(self, documents: bool = True) -> Iterator[tuple[str, str, dict]]:
+        """(chunk_id, passage, metadata) for every chunk, a page at a time (passage "" without `documents`)."""
         offset = 0
         while True:
-            page = self._col.get(limit=PAGE, offset=offset, include=["documents", "metadatas"])
+            page = self._col.get(limit=PAGE, offset=offset, include=["documents", "metadatas"] if documents
+                                 else ["metadatas"])
             if not page["ids"]:
                 return
-            yield from zip(page["ids"], page["documents"], page["metadatas"])
+            yield from zip(page["ids"], page["documents"] or [""] * len(page["ids"]), page["metadatas"])
             offset += len(page["ids"])
+
+    def chunks(self, chunk_ids: Sequence[str]) -> dict[str, tuple[str, dict]]:
+        """chunk_id -> (passage, metadata) for those of the ids that are in the store."""
+        ids = list(dict.fromkeys(chunk_ids))
+        if not ids:
+            return {}
+        res = self._col.get(ids=ids, include=["documents", "metadatas"])
+        return {cid: (doc, meta) for cid, doc, meta in zip(res["ids"], res["documents"], res["metadatas"])}
+
+    def reopen(self) -> "ChromaStore":
+        """A new view of the same collection name. An embedded client keeps its vector index in memory and
+        does not see what another process wrote since, so it is opened afresh; a server's view is live."""
+        client, folder = self.client, store_dir_of(self.client)
+        if folder is not None:
+            from chromadb.api.shared_system_client import SharedSystemClient
+
+            SharedSystemClient.clear_system_cache()     # else Chroma hands back the cached client of this path
+            client = open_client(folder)
+        return ChromaStore(client, self.name, embedder_name=self.embedder_name, create=False)
 
     def paper_hashes(self) -> dict[str, str]:
         """paper_id -> content hash of every complete paper in the store."""
         hashes, counts, expected = {}, {}, {}
-        for _, _, meta in self.iter_chunks():
+        for _, _, meta in self.iter_chunks(documents=False):
             pid = meta["paper_id"]
             hashes[pid] = meta["hash"]
             counts[pid] = counts.get(pid, 0) + 1
@@ -203,3 +232,44 @@ class ChromaStore:
 
 def staging_name(name: str) -> str:
     return f"{name}__staging"
+
+
+def store_dir_of(client) -> Path | None:
+    """The folder of an embedded store; None for a Chroma server."""
+    settings = client.get_settings()
+    return Path(settings.persist_directory) if settings.is_persistent else None
+
+
+def orphan_segments(store_dir: Path) -> list[Path]:
+    """Segment folders of collections that no longer exist. Chroma 1.x's delete_collection leaves them on disk,
+    and it has no call that lists the live ones, so its catalogue (chroma.sqlite3) is read, read-only."""
+    import contextlib
+    import sqlite3
+
+    db = Path(store_dir) / "chroma.sqlite3"
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as con:
+        live = {row[0] for row in con.execute("SELECT id FROM segments")}
+    return [p for p in Path(store_dir).iterdir() if p.is_dir() and SEGMENT_DIR.fullmatch(p.name) and p.name not in live]
+
+
+def reclaim_space(store_dir: Path, *, timeout_s: int = 60) -> str | None:
+    """Give back a deleted collection's space: remove its segment folders, then compact chroma.sqlite3 with
+    Chroma's own `chroma vacuum`. None when done, else why the compaction was not (the store is fine either way)."""
+    import shutil
+    import subprocess
+    import sys
+
+    for folder in orphan_segments(store_dir):
+        shutil.rmtree(folder, ignore_errors=True)
+    chroma = Path(sys.executable).with_name("chroma")
+    command = str(chroma) if chroma.exists() else shutil.which("chroma")
+    if not command:
+        return "the `chroma` command (installed with chromadb) was not found"
+    try:
+        done = subprocess.run([command, "vacuum", "--path", str(store_dir), "--force", "--timeout", str(timeout_s)],
+                              capture_output=True, text=True, timeout=timeout_s + 600)
+    except subprocess.TimeoutExpired:
+        return "`chroma vacuum` did not finish in time"
+    if done.returncode != 0:
+        return (done.stderr.strip().splitlines() or [f"`chroma vacuum` exited with {done.returncode}"])[-1]
+    return None
