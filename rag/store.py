@@ -253,18 +253,19 @@ def orphan_segments(store_dir: Path) -> list[Path]:
 
 
 def reclaim_space(store_dir: Path, *, timeout_s: int = 60) -> str | None:
-    """Give back a deleted collection's space: remove its segment folders, then compact chroma.sqlite3 with
-    Chroma's own `chroma vacuum`. None when done, else why the compaction was not (the store is fine either way)."""
+    """Give back a deleted collection's space: remove its segment folders, merge the text index, then compact
+    chroma.sqlite3 with Chroma's own `chroma vacuum`. None when done, else why not (the store is fine either way)."""
     import shutil
     import subprocess
     import sys
 
     for folder in orphan_segments(store_dir):
         shutil.rmtree(folder, ignore_errors=True)
+    why = _merge_text_index(Path(store_dir) / "chroma.sqlite3", timeout_s)
     chroma = Path(sys.executable).with_name("chroma")
     command = str(chroma) if chroma.exists() else shutil.which("chroma")
-    if not command:
-        return "the `chroma` command (installed with chromadb) was not found"
+    if why or not command:
+        return why or "the `chroma` command (installed with chromadb) was not found"
     try:
         done = subprocess.run([command, "vacuum", "--path", str(store_dir), "--force", "--timeout", str(timeout_s)],
                               capture_output=True, text=True, timeout=timeout_s + 600)
@@ -272,4 +273,20 @@ def reclaim_space(store_dir: Path, *, timeout_s: int = 60) -> str | None:
         return "`chroma vacuum` did not finish in time"
     if done.returncode != 0:
         return (done.stderr.strip().splitlines() or [f"`chroma vacuum` exited with {done.returncode}"])[-1]
+    return None
+
+
+def _merge_text_index(db: Path, timeout_s: int) -> str | None:
+    """Chroma keeps a SQLite FTS5 index of the passages, where deleted rows stay behind as delete markers until
+    its segments merge: after a reset it held the old collection's text twice over. FTS5's own 'optimize'
+    command merges them now (Chroma has no call for it)."""
+    import contextlib
+    import sqlite3
+
+    try:
+        with contextlib.closing(sqlite3.connect(db, timeout=timeout_s)) as con:
+            con.execute("INSERT INTO embedding_fulltext_search(embedding_fulltext_search) VALUES('optimize')")
+            con.commit()
+    except sqlite3.Error as e:
+        return f"the text index could not be merged: {e}"
     return None

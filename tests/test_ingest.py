@@ -88,12 +88,13 @@ def _store_state(home) -> dict:
     return json.loads(out.stdout)
 
 
-def test_sigkilled_ingest_resumes_without_redoing_finished_batches(tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigkilled_ingest_resumes_without_redoing_finished_batches(tmp_path, workers):
     n = 1000
     source = bench.write_arxiv_jsonl(bench.synthetic_papers(n), tmp_path / "arxiv.jsonl")
     home = tmp_path / "home"
     home.mkdir()
-    proc = _run(["ingest", "--source", str(source), "--batch-size", "8"], home)
+    proc = _run(["ingest", "--source", str(source), "--batch-size", "8", "--workers", str(workers)], home)
     progress = bytearray()
 
     def read_progress():
@@ -118,7 +119,7 @@ def test_sigkilled_ingest_resumes_without_redoing_finished_batches(tmp_path):
     assert 40 <= killed["complete"] < n, killed
     assert killed["papers"] == killed["complete"]           # no paper left half-written
 
-    rerun = _run(["ingest", "--source", str(source)], home)
+    rerun = _run(["ingest", "--source", str(source), "--workers", str(workers)], home)
     out, err = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, err.decode()[-500:]
     line = out.decode().splitlines()[0]
