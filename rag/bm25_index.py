@@ -139,10 +139,10 @@ class BM25Index:
         tokens = self.terms(query)
         if not tokens:
             return []
-        with self._lock:
+        with self._lock:        # the corpus file is read through one shared mmap: one reader at a time
             docs, scores = self._bm25.retrieve([tokens], k=min(k, self.size), show_progress=False, n_threads=1,
                                                weight_mask=None if mask is None else mask.astype("float32"))
-        return [(self._ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
+            return [(self._ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
 
     def mask(self, where: dict):
         """Which rows match the filter. The filter is evaluated once per distinct (year, categories)."""

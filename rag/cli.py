@@ -78,6 +78,9 @@ def cmd_ingest(args) -> int:
     settings = _settings(args)
     keep = _ingest_filter(args)
     shard = parse_shard(args.shard) if args.shard else None
+    if shard and args.reset:
+        raise RagError("--reset cannot be combined with --shard: each machine would replace the whole collection "
+                       "with its share; reset on one machine first, then run the shards without --reset")
     sources = args.source or None
     total = check_sources(sources)          # every file read once: a file-level problem stops before any write
     embedder = build_embedder(settings)

@@ -84,13 +84,17 @@ class IndexFolder:
     def put(self, index: BM25Index) -> None:
         """Save beside the current index, then swap folders by renames, so a reader never sees half an index.
         A reader that has the old one open keeps reading it (its files stay until it lets go of them)."""
+        import fcntl
+
         self.root.mkdir(parents=True, exist_ok=True)
         tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         new, old = self.root / f".{self.collection}.new-{tag}", self.root / f".{self.collection}.old-{tag}"
         index.save(new)
-        if self.path.exists():
-            os.replace(self.path, old)
-        os.replace(new, self.path)
+        with open(self.root / f".{self.collection}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)        # two ingests finishing together swap one after the other
+            if self.path.exists():
+                os.replace(self.path, old)
+            os.replace(new, self.path)
         shutil.rmtree(old, ignore_errors=True)
 
     def open(self, store, *, say=None) -> BM25Index:

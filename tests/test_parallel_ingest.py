@@ -83,6 +83,9 @@ def test_malformed_shards_are_refused(text):
     (["--workers", "-3"], "rag: error: --workers must be between 1 and 64"),
     (["--shard", "3/2"], "rag: error: --shard must look like I/N with 1 <= I <= N (e.g. 1/4), not '3/2'"),
     (["--shard", "half"], "rag: error: --shard must look like I/N with 1 <= I <= N (e.g. 1/4), not 'half'"),
+    (["--shard", "1/2", "--reset"], "rag: error: --reset cannot be combined with --shard: each machine would "
+                                    "replace the whole collection with its share; reset on one machine first, "
+                                    "then run the shards without --reset"),
 ])
 def test_ingest_command_refuses_bad_workers_and_shards_in_one_line(tmp_path, args, message):
     env = {**os.environ, "RAG_HOME": str(tmp_path), "RAG_EMBEDDER": "hash"}
