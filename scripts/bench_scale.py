@@ -7,9 +7,11 @@
 `retrieval` builds (once; later runs reuse it) a store of N synthetic arXiv-format papers under --home with
 `rag ingest` and RAG_EMBEDDER=hash (no model: the 200,000-paper ingest stays short), then times a start in
 fresh processes (imports, opening the store and the saved BM25 index, the first question) and the retriever's
-p50/p95 over 50 queries. `ingest` times the bundled MiniLM with 1 and 2 workers, and an embedding server with
-1 and 2 workers (infinity-emb from .venv-infinity is started if no --embed-url is given). `resets` measures
-the data folder after 1 and 5 `rag ingest --reset`. Each prints one JSON object, with the machine's load.
+p50/p95 over 50 queries. `ingest` times the bundled MiniLM with 1 and 2 workers, an embedding server with 1
+and 2 workers (infinity-emb from .venv-infinity is started on this machine if no --embed-url is given), and
+the ingest with embeddings computed beforehand (what one machine can feed when servers do the embedding).
+`resets` measures the data folder after 1 and 5 `rag ingest --reset`. Each prints one JSON object, with the
+machine's load average (other jobs share this machine: compare figures taken at similar loads).
 """
 from __future__ import annotations
 
@@ -104,16 +106,27 @@ def time_retrieval(home: Path) -> dict:
     queries = bench.retrieval_queries()
     for q in queries[:3]:
         retriever.retrieve(q, 5)
-    ms = []
-    for q in queries:
-        t = time.perf_counter()
-        retriever.retrieve(q, 5)
-        ms.append(1000 * (time.perf_counter() - t))
+    ms = _timed(lambda q: retriever.retrieve(q, 5), queries)
+    vectors = {q: embedder.embed([q])[0] for q in queries}
+    parts = {"bm25_search": _timed(lambda q: retriever.bm25.search(q, 40), queries),
+             "dense_query": _timed(lambda q: store.query(vectors[q], 40), queries),
+             "read_hits": _timed(lambda q: store.chunks([c for c, _ in store.query(vectors[q], 10)]), queries)}
     t0 = time.perf_counter()
     rebuilt = index_folder(settings).build(store)          # what every start paid before this change
     return {"papers": retriever.n_papers, "chunks": store.count_chunks(), "queries": len(ms),
             "p50_ms": round(percentile(ms, 50), 1), "p95_ms": round(percentile(ms, 95), 1),
+            "parts_p50_ms": {k: round(percentile(v, 50), 1) for k, v in parts.items()},
+            "parts_p95_ms": {k: round(percentile(v, 95), 1) for k, v in parts.items()},
             "bm25_rebuild_from_store_s": round(time.perf_counter() - t0, 1), "bm25_chunks": rebuilt.size}
+
+
+def _timed(call, queries) -> list[float]:
+    ms = []
+    for q in queries:
+        t = time.perf_counter()
+        call(q)
+        ms.append(1000 * (time.perf_counter() - t))
+    return ms
 
 
 def cmd_retrieval(args) -> dict:
@@ -128,13 +141,11 @@ def cmd_retrieval(args) -> dict:
     return out
 
 
-def ingest_rate(papers, settings, workers: int) -> dict:
+def ingest_rate(papers, embedder, workers: int) -> dict:
     """Papers per second of ingest() into a fresh temporary store (the embedder is loaded and warmed first)."""
-    from rag.build import build_embedder
     from rag.ingest import chunk_papers, ingest
     from rag.store import ChromaStore, open_client
 
-    embedder = build_embedder(settings)
     embedder.embed([c.embed_text for c in chunk_papers(papers[:8], embedder)])     # warm-up, untimed
     with tempfile.TemporaryDirectory(prefix="rag-rate-") as tmp:
         store = ChromaStore(open_client(Path(tmp)), "papers", embedder_name=embedder.name)
@@ -145,31 +156,51 @@ def ingest_rate(papers, settings, workers: int) -> dict:
             "papers_per_s": round(report.added / seconds, 1), "load_before": load}
 
 
+class Precomputed:
+    """The local embedder's vectors, computed before the clock starts: what the rest of ingest (parse, chunk,
+    write) can do on this machine when embedding costs nothing, i.e. with enough embedding servers."""
+
+    def __init__(self, embedder, papers):
+        from rag.ingest import chunk_papers
+
+        self.name, self.max_tokens, self.tokenize = embedder.name, embedder.max_tokens, embedder.tokenize
+        texts = [c.embed_text for c in chunk_papers(papers, embedder)]
+        self._vectors = dict(zip(texts, embedder.embed(texts)))
+
+    def embed(self, texts):
+        return [self._vectors[t] for t in texts]
+
+
 def cmd_ingest(args) -> dict:
+    from rag.build import build_embedder
     from rag.settings import Settings
 
     papers = bench.synthetic_papers(args.papers, seed=3)
-    out = {"papers": args.papers, "local": [ingest_rate(papers, Settings(), w) for w in (1, 2)]}
+    local = build_embedder(Settings())
+    out = {"papers": args.papers, "local": [ingest_rate(papers, local, w) for w in (1, 2)]}
     url, server = args.embed_url, None
     if not url:
-        server, url = _start_infinity()
+        server, url = _start_infinity(args.server_dtype)
     try:
-        served = Settings(embed_base_url=url, embed_model="all-MiniLM-L6-v2", embed_concurrency=args.concurrency)
+        served = build_embedder(Settings(embed_base_url=url, embed_model="all-MiniLM-L6-v2",
+                                         embed_concurrency=args.concurrency))
         out["server"] = [ingest_rate(papers, served, w) for w in (1, 2)]
-        out["server_url"] = url
+        out["server_url"], out["server_dtype"] = url, None if args.embed_url else args.server_dtype
     finally:
         if server is not None:
             server.__exit__(None, None, None)
+    free = Precomputed(local, papers)
+    out["embedding_free"] = [ingest_rate(papers, free, w) for w in (1, 2)]
     return out
 
 
-def _start_infinity():
+def _start_infinity(dtype: str):
     from rag.embed import bundled_embedder_path
     from tests.servers import free_port, infinity_argv, running_server
 
     port = free_port()
     argv, env = infinity_argv(bundled_embedder_path(), port)
-    server = running_server(argv, "/v1/models", port, deadline_s=240, env=env)
+    server = running_server([*argv, "--dtype", dtype], "/v1/models", port, deadline_s=240, env=env)
     return server, server.__enter__() + "/v1"
 
 
@@ -201,6 +232,8 @@ def main() -> None:
     i.add_argument("--papers", type=int, default=1000)
     i.add_argument("--embed-url", help="a running OpenAI-compatible server serving all-MiniLM-L6-v2")
     i.add_argument("--concurrency", type=int, default=4)
+    i.add_argument("--server-dtype", default="bfloat16", choices=["float32", "bfloat16"],
+                   help="infinity's precision when this script starts it (the local embedder runs bfloat16 here)")
     s = sub.add_parser("resets")
     s.add_argument("--papers", type=int, default=2000)
     args = p.parse_args()

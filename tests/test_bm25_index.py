@@ -80,3 +80,21 @@ def test_a_stale_index_is_used_until_the_next_ingest_and_a_missing_one_is_built(
     folder.drop()
     HybridRetriever(store, embedder, index=folder)
     assert folder.is_fresh(store) and folder.load().search("cyclone", 1)[0][0].startswith("x1:")
+
+
+def test_with_a_chroma_server_the_index_lives_in_a_folder_named_for_it(tmp_path, chroma_server, tiny_papers):
+    from rag.build import index_folder, open_store
+    from rag.settings import Settings
+
+    port = chroma_server.rsplit(":", 1)[1]
+    settings = Settings(home=tmp_path, embedder="hash", chroma_url=chroma_server, collection="bm25-beside-server")
+    embedder = HashEmbedder()
+    client, store = open_store(settings, embedder)
+    ingest(tiny_papers, store, embedder, progress=False, index=index_folder(settings))
+    assert settings.index_root == tmp_path / f"bm25-127.0.0.1-{port}"
+    assert (settings.index_root / "bm25-beside-server" / "meta.json").is_file() and not (tmp_path / "chroma").exists()
+    retriever = HybridRetriever(store, embedder, index=index_folder(settings))
+    ingest([Paper("late1", "Glacier melt sensors", "Sensors on glaciers measure melt.")], store, embedder,
+           progress=False, index=index_folder(settings))
+    assert retriever.retrieve("glacier melt sensors", 1)[0].paper.paper_id == "late1"     # a live view
+    client.delete_collection("bm25-beside-server")
