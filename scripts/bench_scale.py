@@ -48,7 +48,8 @@ retriever = HybridRetriever(store, embedder, fusion=s.fusion, index=index_folder
 stamps["opened"] = time.time()
 retriever.retrieve(sys.argv[1], 5)
 stamps["first_question"] = time.time()
-print("READY " + json.dumps(stamps))
+rss = next(int(x.split()[1]) for x in open("/proc/self/status") if x.startswith("VmRSS:"))
+print("READY " + json.dumps({**stamps, "rss_mb": rss / 1024}))
 """
 
 
@@ -89,7 +90,8 @@ def time_start(home: Path, runs: int = 3) -> dict:
             sys.exit(f"start failed: {out.stderr[-2000:]}")
         s = json.loads(line[6:])
         rows.append({"imports_s": s["imports"] - t0, "open_s": s["opened"] - s["imports"],
-                     "first_question_s": s["first_question"] - s["opened"], "total_s": s["first_question"] - t0})
+                     "first_question_s": s["first_question"] - s["opened"], "total_s": s["first_question"] - t0,
+                     "rss_mb": s["rss_mb"]})
     return {k: round(percentile([r[k] for r in rows], 50), 2) for k in rows[0]} | {"runs": runs}
 
 
