@@ -22,7 +22,8 @@ from typing import Sequence
 
 from eval.harness import load_questions
 from eval.metrics import citation_precision, citation_recall, mean
-from rag.summarize import SummaryConfig, apply_cutoff, topic_query
+from rag.settings import SummaryConfig
+from rag.answer.selection import apply_cutoff, topic_query
 
 RELATIVE = (0.35, 0.40, 0.45, 0.50, 0.55, 0.60)
 SUPPORT = (0.0, 0.40, 0.45, 0.50, 0.55)
@@ -54,7 +55,7 @@ def precision_recall(pools, config: SummaryConfig) -> tuple[float, float, float]
 
 def main(argv: list[str] | None = None) -> int:
     from rag.build import build_parts
-    from rag.citations import SupportChecker
+    from rag.answer.citations import SupportChecker
     from rag.retrieve import HybridRetriever
     from rag.settings import set_offline_env, settings_from_env
 

@@ -68,9 +68,9 @@ def headline(name: str, s: dict) -> str:
 
 def main_eval(args, *, settings=None, parts=None, generator=None) -> int:
     """Run `rag eval` with args.questions, .out, .limit, .types, .pipeline; parts and generator are built unless given."""
-    from rag.baseline import BaselinePipeline
+    from eval.baseline import BaselinePipeline
+    from rag.answer.citations import SupportChecker
     from rag.build import build_generator, build_parts, build_pipeline
-    from rag.citations import SupportChecker
     from rag.settings import settings_from_env
 
     questions = load_questions(args.questions)
@@ -98,8 +98,8 @@ def main_eval(args, *, settings=None, parts=None, generator=None) -> int:
             summarize=(lambda topic: summarize(topic)) if callable(summarize) else None,
             label="ours", extra=extra)
     if which in ("baseline", "both"):
-        baseline = BaselinePipeline(parts.store, parts.embedder, generator, checker=SupportChecker(parts.embedder),
-                                    top_k=5, max_new_tokens=settings.max_new_tokens)
+        baseline = BaselinePipeline(parts.store, parts.embedder, generator, checker=SupportChecker(parts.embedder, settings.support),
+                                    top_k=settings.top_k, max_new_tokens=settings.max_new_tokens)
         summaries["baseline"] = run_eval(
             lambda q, h: baseline.ask(q, history=h), chosen, out / "baseline" if which == "both" else out,
             label="baseline", extra=extra)

@@ -25,7 +25,7 @@ import math
 import unicodedata
 from typing import Iterable, Sequence
 
-from rag.citations import markers_in, split_sentences
+from rag.text import markers_in, split_sentences
 
 TYPES = ("factoid", "paraphrase", "multi", "summary", "unanswerable", "followup")
 SUMMARY_KEYS = ("n", "recall_at_5", "mrr", "citation_precision", "citation_recall", "keyword_accuracy",

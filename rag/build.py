@@ -1,4 +1,7 @@
-"""The one place that builds the real parts (store, embedder, generator) from settings."""
+"""The one place that builds the real parts (embedder, store, generator, pipeline) from a Settings.
+
+Everything else receives its parts; "use what is passed in, else build from settings".
+"""
 from __future__ import annotations
 
 import sys
@@ -6,6 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from rag.errors import ModelError
 from rag.settings import Settings
 
 
@@ -17,6 +21,7 @@ class Parts:
     client: object
 
 
+# -- embedders ---------------------------------------------------------------------------------------------------
 def build_embedder(settings: Settings):
     """The bundled MiniLM, any sentence-transformers model, "hash" (no model: quick trials and tests), or an
     embedding server (RAG_EMBED_BASE_URL) with RAG_EMBEDDER's tokenizer sizing the chunks."""
@@ -27,7 +32,7 @@ def build_embedder(settings: Settings):
 
         return HashEmbedder()
     from rag.embed import SentenceTransformerEmbedder
-    from rag.generate import resolve_precision
+    from rag.hardware import resolve_precision
 
     # The embedder follows RAG_PRECISION, except that int8 (a generator option) means the default for it.
     precision = resolve_precision("auto" if settings.precision == "int8" else settings.precision)
@@ -53,6 +58,7 @@ def index_folder(settings: Settings):
     return IndexFolder(settings.index_root, settings.collection)
 
 
+# -- the store ---------------------------------------------------------------------------------------------------
 def open_store(settings: Settings, embedder):
     from rag.ingest import recover_swap
     from rag.store import ChromaStore, open_client
@@ -103,45 +109,66 @@ def build_parts(settings: Settings, *, progress: bool = True,
     return Parts(settings, embedder, store, client)
 
 
-BACKENDS = ("transformers", "llamacpp")
-
-
-def build_generator(settings: Settings):
-    """The configured generator: an OpenAI-compatible server, llama.cpp in-process, or transformers (default)."""
-    from rag.errors import ModelError
-
-    if settings.llm_base_url:
-        from rag.openai_generator import OpenAIGenerator
-
-        return OpenAIGenerator(settings.llm_base_url, settings.llm_model, api_key=settings.llm_api_key)
-    if settings.backend == "llamacpp":
-        from rag.llamacpp_generator import LlamaCppGenerator
-        from rag.model_files import resolve_gguf
-
-        path, name = resolve_gguf(settings.generator, settings.models_dir)
-        return LlamaCppGenerator(path, name=name)
-    if settings.backend != "transformers":
-        raise ModelError(f"unknown RAG_BACKEND {settings.backend!r}; use one of {', '.join(BACKENDS)}")
-    from rag.generate import TransformersGenerator
-    from rag.model_files import resolve_generator_model
+# -- generators: RAG_BACKEND names one (RAG_LLM_BASE_URL means openai) ---------------------------------------------
+def _transformers(settings: Settings):
+    from rag.generators.model_files import resolve_generator_model
+    from rag.generators.transformers import TransformersGenerator
 
     path, name = resolve_generator_model(settings.generator, settings.models_dir)
     return TransformersGenerator(path, precision=settings.precision, name=name)
 
 
+def _llamacpp(settings: Settings):
+    from rag.generators.llamacpp import LlamaCppGenerator
+    from rag.generators.model_files import resolve_gguf
+
+    path, name = resolve_gguf(settings.generator, settings.models_dir)
+    return LlamaCppGenerator(path, name=name)
+
+
+def _openai(settings: Settings):
+    from rag.generators.openai import OpenAIGenerator
+
+    if not settings.llm_base_url:
+        raise ModelError("RAG_BACKEND=openai needs RAG_LLM_BASE_URL (the server's address, ending in /v1)")
+    return OpenAIGenerator(settings.llm_base_url, settings.llm_model, api_key=settings.llm_api_key)
+
+
+def _fake(settings: Settings):
+    from rag.generators.base import FakeGenerator, copy_first_source
+
+    return FakeGenerator(copy_first_source)
+
+
+GENERATORS: dict[str, Callable[[Settings], object]] = {
+    "transformers": _transformers, "llamacpp": _llamacpp, "openai": _openai, "fake": _fake}
+
+
+def build_generator(settings: Settings):
+    """The generator RAG_BACKEND names; RAG_LLM_BASE_URL selects the OpenAI-compatible server."""
+    backend = "openai" if settings.llm_base_url else settings.backend
+    if backend not in GENERATORS:
+        raise ModelError(f"unknown RAG_BACKEND {settings.backend!r}; use one of {', '.join(GENERATORS)}")
+    return GENERATORS[backend](settings)
+
+
+# -- the pipeline -----------------------------------------------------------------------------------------------
 def build_pipeline(settings: Settings, *, parts: Parts | None = None, generator=None, progress: bool = True):
     """Use what is passed in, else build from settings."""
-    from rag.citations import SupportChecker
-    from rag.pipeline import Pipeline
+    from rag.answer.citations import SupportChecker
+    from rag.answer.pipeline import Pipeline
+    from rag.answer.summarize import Summarizer
     from rag.retrieve import HybridRetriever
 
     parts = parts or build_parts(settings, progress=progress)
     from rag.live_index import stderr_line
 
+    generator = generator or build_generator(settings)
     retriever = HybridRetriever(parts.store, parts.embedder, fusion=settings.fusion,
-                                passages_per_paper=settings.passages_per_paper, index=index_folder(settings),
-                                say=stderr_line if progress else None)
-    return Pipeline(retriever, generator or build_generator(settings), SupportChecker(parts.embedder),
-                    top_k=settings.top_k, max_new_tokens=settings.max_new_tokens,
-                    max_question_chars=settings.max_question_chars, embedder_name=parts.embedder.name,
-                    passage_words=settings.passage_words)
+                                passages_per_paper=settings.passages_per_paper, candidates=settings.candidates,
+                                index=index_folder(settings), say=stderr_line if progress else None)
+    checker = SupportChecker(parts.embedder, settings.support)
+    summarizer = Summarizer(retriever, generator, checker, config=settings.summary, policy=settings.policy,
+                            max_topic_chars=settings.max_question_chars)
+    return Pipeline(retriever, generator, checker, settings=settings, summarizer=summarizer,
+                    embedder_name=parts.embedder.name)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from rag.errors import RagError
+from rag.settings import DEFAULTS
 
 EXAMPLES = """examples:
   rag ask "How many classes does 3DIEBench have?"
@@ -20,20 +21,10 @@ EXAMPLES = """examples:
 
 settings (environment): RAG_HOME (data folder, default ./.rag), RAG_GENERATOR (bundled | folder |
 file.gguf | hub id), RAG_EMBEDDER (bundled | sentence-transformers folder or id), RAG_LLM_BASE_URL +
-RAG_LLM_MODEL (+ RAG_LLM_API_KEY) for an OpenAI-compatible server, RAG_BACKEND=transformers|llamacpp,
+RAG_LLM_MODEL (+ RAG_LLM_API_KEY) for an OpenAI-compatible server, RAG_BACKEND=transformers|llamacpp|openai|fake,
 RAG_PRECISION=float32|bfloat16|int8 (default auto), RAG_CHROMA_URL for a Chroma server (http://host:port),
 RAG_EMBED_BASE_URL + RAG_EMBED_MODEL (+ RAG_EMBED_API_KEY, RAG_EMBED_CONCURRENCY) for an embedding server.
 """
-
-
-def _settings(args):
-    from rag.settings import set_offline_env, settings_from_env
-
-    set_offline_env()
-    import os
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    return settings_from_env(top_k=getattr(args, "top_k", None))
 
 
 def _read_history(path: str | None) -> list:
@@ -69,13 +60,12 @@ def _ingest_filter(args):
     return RecordFilter(categories=tuple(args.category or ()), since=since, until=until)
 
 
-def cmd_ingest(args) -> int:
+def cmd_ingest(args, settings) -> int:
     from rag.batches import parse_shard
     from rag.build import build_embedder, index_folder, open_store, reset_store
     from rag.corpus import check_sources, read_corpus
     from rag.ingest import ingest
 
-    settings = _settings(args)
     keep = _ingest_filter(args)
     shard = parse_shard(args.shard) if args.shard else None
     if shard and args.reset:
@@ -119,39 +109,18 @@ def _where(args):
     return where_filter(parse_years(getattr(args, "year", None)), getattr(args, "category", None) or [])
 
 
-def _print_answer(answer, streamed: str) -> None:
-    if answer.answer.strip() != streamed.strip():
-        print(f"\n\nChecked answer: {answer.answer}")
-    print()
-    if answer.abstained:
-        if answer.related:
-            print("\nRelated papers (they do not answer the question):")
-            for h in answer.related:
-                print(f"  - {h.paper.title}")
-        return
-    if answer.citations:
-        print("\nCited papers:")
-        for c in answer.citations:
-            mark = "supported" if c.supported else "NOT supported by the paper's text"
-            print(f"  [{c.marker}] {c.title} ({mark})")
-            if c.quote:
-                print(f"      \"{c.quote}\"")
-    t = answer.timings
-    print(f"\n({t.get('total_s', 0):.1f} s, first token {t.get('first_token_s', 0):.1f} s)", file=sys.stderr)
-
-
-def cmd_ask(args) -> int:
+def cmd_ask(args, settings) -> int:
+    from rag.answer.policy import check_question
     from rag.build import build_pipeline
-    from rag.pipeline import check_question
+    from rag.console import print_answer
     from rag.types import Answer
 
-    settings = _settings(args)
     history = _read_history(args.history)
     check_question(args.question, settings.max_question_chars)   # before any model loads
     where = _where(args)
     pipeline = build_pipeline(settings, progress=not args.json)
     answer, streamed = None, []
-    for item in pipeline.stream(args.question, history=history, top_k=args.top_k, where=where):
+    for item in pipeline.stream(args.question, history=history, where=where):
         if isinstance(item, Answer):
             answer = item
         elif not args.json:
@@ -160,37 +129,42 @@ def cmd_ask(args) -> int:
     if args.json:
         print(json.dumps({**answer.to_json(), **({"filter": where} if where else {})}, ensure_ascii=False))
     else:
-        _print_answer(answer, "".join(streamed))
+        print_answer(answer, "".join(streamed))
     return 0
 
 
-def cmd_eval(args) -> int:
+def cmd_summarize(args, settings) -> int:
+    from rag.answer.policy import check_question
+    from rag.build import build_pipeline
+    from rag.console import print_summary, stderr_progress
+
+    check_question(args.topic, settings.max_question_chars)   # before any model loads
+    where = _where(args)
+    pipeline = build_pipeline(settings, progress=not args.json)
+    summary = pipeline.summarize(args.topic, on_progress=stderr_progress, where=where)
+    if args.json:
+        print(json.dumps({**summary.to_json(), **({"filter": where} if where else {})}, ensure_ascii=False))
+    else:
+        print_summary(summary)
+    return 0
+
+
+def cmd_eval(args, settings) -> int:
     from eval.cli import main_eval
 
-    _settings(args)
-    return main_eval(args) or 0
+    return main_eval(args, settings=settings) or 0
 
 
-def cmd_ui(args) -> int:
+def cmd_ui(args, settings) -> int:
     from ui.app import main_ui
 
-    _settings(args)
-    return main_ui(args) or 0
+    return main_ui(args, settings) or 0
 
 
-def cmd_summarize(args) -> int:
-    from rag.summarize_cli import main_summarize
+def cmd_bench(args, settings) -> int:
+    from eval.bench.cli import main_bench
 
-    _settings(args)
-    args.where = _where(args)
-    return main_summarize(args) or 0
-
-
-def cmd_bench(args) -> int:
-    from rag.bench import main_bench
-
-    _settings(args)
-    return main_bench(args) or 0
+    return main_bench(args, settings=settings) or 0
 
 
 def _filter_arguments(s) -> None:
@@ -229,7 +203,7 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("question")
     s.add_argument("--json", action="store_true", help="print one JSON answer object (see CONTRACT) and nothing else")
     s.add_argument("--history", metavar="FILE", help='JSON list of {"role","content"} turns before the question')
-    s.add_argument("--top-k", type=int, default=None, metavar="N", help="papers given to the model (default 5)")
+    s.add_argument("--top-k", type=int, default=None, metavar="N", help=f"papers given to the model (default {DEFAULTS.top_k}, at most {DEFAULTS.top_k_max})")
     _filter_arguments(s)
     s.set_defaults(func=cmd_ask)
 
@@ -269,9 +243,11 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from rag.settings import set_offline_env, settings_from_env
+
     args = make_parser().parse_args(argv)
-    if getattr(args, "top_k", None) is not None and not 1 <= args.top_k <= 20:
-        print("rag: error: --top-k must be between 1 and 20", file=sys.stderr)
+    if getattr(args, "top_k", None) is not None and not 1 <= args.top_k <= DEFAULTS.top_k_max:
+        print(f"rag: error: --top-k must be between 1 and {DEFAULTS.top_k_max}", file=sys.stderr)
         return 2
     if getattr(args, "batch_size", None) is not None and not 1 <= args.batch_size <= 4096:
         print("rag: error: --batch-size must be between 1 and 4096", file=sys.stderr)
@@ -279,8 +255,10 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "workers", None) is not None and not 1 <= args.workers <= 64:
         print("rag: error: --workers must be between 1 and 64", file=sys.stderr)
         return 2
+    set_offline_env()
     try:
-        return args.func(args)
+        settings = settings_from_env(top_k=getattr(args, "top_k", None))   # read once, passed down
+        return args.func(args, settings)
     except RagError as e:
         print(f"rag: error: {e}", file=sys.stderr)
         return 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from rag.citations import content_words, strip_markers
+from rag.text import content_words, strip_markers
 from rag.types import Message
 
 REFERS_BACK = re.compile(

@@ -7,12 +7,14 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from rag.batches import BatchRunner, in_shard
-from rag.corpus import Skip, check_sources, content_hash, read_corpus
+from rag.corpus import check_sources, content_hash, read_corpus
 from rag.embed import Embedder
 from rag.errors import StoreError
 from rag.filters import RecordFilter
 from rag.live_index import IndexFolder, stderr_line
-from rag.store import ChromaStore, reclaim_space, staging_name, store_dir_of
+from rag.records import Skip
+from rag.store import ChromaStore, staging_name
+from rag.store_files import reclaim_space, store_dir_of
 from rag.types import Chunk, Paper
 
 OVERLAP_TOKENS = 32

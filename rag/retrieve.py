@@ -6,12 +6,12 @@ from typing import Protocol, Sequence
 
 from rag.bm25_index import BM25Index
 from rag.embed import Embedder
-from rag.errors import StoreError
+from rag.errors import InputError, StoreError
 from rag.live_index import IndexFolder
+from rag.settings import DEFAULTS
 from rag.store import ChromaStore, paper_from_metadata
 from rag.types import Hit, Paper
 
-CANDIDATES = 40          # chunks taken from each ranking before fusion
 STALE_MARGIN = 5         # extra papers read, in case some of the top ones were deleted since BM25 was built
 FUSION_MODES = ("reciprocal_rerank", "relative_score", "dist_based_score")
 
@@ -48,12 +48,13 @@ class HybridRetriever:
     meanwhile; without one, BM25 is built in memory from the store.
     """
 
-    def __init__(self, store: ChromaStore, embedder: Embedder, *, fusion: str = "reciprocal_rerank",
-                 passages_per_paper: int = 2, index: IndexFolder | None = None, say=None):
+    def __init__(self, store: ChromaStore, embedder: Embedder, *, fusion: str = DEFAULTS.fusion,
+                 passages_per_paper: int = DEFAULTS.passages_per_paper, candidates: int = DEFAULTS.candidates,
+                 index: IndexFolder | None = None, say=None):
         if fusion not in FUSION_MODES:
-            raise ValueError(f"fusion must be one of {FUSION_MODES}")
+            raise InputError(f"RAG_FUSION must be one of {', '.join(FUSION_MODES)}, not {fusion!r}")
         self.store, self.embedder, self.fusion = store, embedder, fusion
-        self.passages_per_paper = passages_per_paper
+        self.passages_per_paper, self.candidates = passages_per_paper, candidates
         self.index, self._say = index, say
         self._lock = threading.Lock()
         self.refresh()
@@ -97,12 +98,15 @@ class HybridRetriever:
     def paper(self, paper_id: str) -> Paper:
         return self.store.papers([paper_id])[paper_id]
 
+    def has_paper(self, paper_id: str) -> bool:
+        return bool(self.store.papers([paper_id]))
+
     def rankings(self, query: str, *, where: dict | None = None,
                  vector: Sequence[float] | None = None) -> tuple[list, list]:
         """The dense and BM25 chunk rankings: lists of (chunk_id, score), best first."""
         vector = vector if vector is not None else self.embedder.embed([query])[0]
-        dense = self.store.query(vector, CANDIDATES, where=where)
-        sparse = self.bm25.search(query, CANDIDATES, where=where)
+        dense = self.store.query(vector, self.candidates, where=where)
+        sparse = self.bm25.search(query, self.candidates, where=where)
         return dense, sparse
 
     def retrieve(self, query: str, top_k: int = 5, *, where: dict | None = None,

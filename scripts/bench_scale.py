@@ -28,7 +28,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from eval.metrics import percentile  # noqa: E402
-from rag import bench  # noqa: E402
+from eval.bench import synthetic as bench  # noqa: E402
+from eval.bench.cli import QUESTIONS  # noqa: E402
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False",
        "TQDM_DISABLE": "1", "TRANSFORMERS_VERBOSITY": "error"}
@@ -83,7 +84,7 @@ def time_start(home: Path, runs: int = 3) -> dict:
     rows = []
     for _ in range(runs):
         t0 = time.time()
-        out = subprocess.run([sys.executable, "-c", START, bench.QUESTIONS[0][0]], capture_output=True, text=True,
+        out = subprocess.run([sys.executable, "-c", START, QUESTIONS[0][0]], capture_output=True, text=True,
                              env={**ENV, "RAG_HOME": str(home), "RAG_EMBEDDER": "hash"}, cwd=REPO)
         line = next((x for x in out.stdout.splitlines() if x.startswith("READY ")), None)
         if line is None:
@@ -105,7 +106,7 @@ def time_retrieval(home: Path) -> dict:
     embedder = build_embedder(settings)
     _, store = open_store(settings, embedder)
     retriever = HybridRetriever(store, embedder, fusion=settings.fusion, index=index_folder(settings))
-    queries = bench.retrieval_queries()
+    queries = bench.retrieval_queries([q for q, _ in QUESTIONS])
     for q in queries[:3]:
         retriever.retrieve(q, 5)
     ms = _timed(lambda q: retriever.retrieve(q, 5), queries)
@@ -198,7 +199,7 @@ def cmd_ingest(args) -> dict:
 
 def _start_infinity(dtype: str):
     from rag.embed import bundled_embedder_path
-    from tests.servers import free_port, infinity_argv, running_server
+    from tests.support.servers import free_port, infinity_argv, running_server
 
     port = free_port()
     argv, env = infinity_argv(bundled_embedder_path(), port)

@@ -8,7 +8,7 @@ often), a first-version date between 2015 and 2025 and a later update_date.
 import argparse
 from pathlib import Path
 
-from rag.bench import synthetic_papers, write_arxiv_jsonl
+from eval.bench.synthetic import synthetic_papers, write_arxiv_jsonl
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("n", type=int, help="number of papers")

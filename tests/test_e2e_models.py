@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.prompt import CANNOT_ANSWER
-from tests.conftest import shared_models_dir
+from rag.text import CANNOT_ANSWER
+from tests.support.data import shared_models_dir
 
 pytestmark = pytest.mark.model
 REPO = Path(__file__).resolve().parents[1]
@@ -43,13 +43,13 @@ def pipeline(request, model_env):
     if request.param == "transformers":
         yield build_pipeline(settings_from_env(model_env), progress=False)
         return
-    from tests.servers import LLAMA_SERVER_MODEL, free_port, llama_server_argv, require_module, running_server
+    from tests.support.servers import LLAMA_SERVER_MODEL, free_port, llama_server_argv, require_module, running_server
 
     require_module("llama_cpp", "pip install '.[llamacpp]'")
     if request.param == "llamacpp":
         yield build_pipeline(settings_from_env(model_env, backend="llamacpp"), progress=False)
         return
-    from rag.model_files import assemble_bundled_gguf
+    from rag.generators.model_files import assemble_bundled_gguf
 
     gguf, port = assemble_bundled_gguf(Path(model_env["RAG_MODELS_DIR"])), free_port()
     with running_server(llama_server_argv(gguf, port), "/v1/models", port, deadline_s=180) as url:

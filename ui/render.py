@@ -5,7 +5,7 @@ Nothing here touches a model or Gradio. Every string that comes from a paper, th
 title like `<img onerror=...>` or `[click](http://evil)` renders as plain text.
 
 A conversation is a list of turns: {"question": str, "answer": Answer | None, "error": str | None}.
-The answer of a Summarize turn is a rag.summarize.Summary (an Answer subclass); every function below
+The answer of a Summarize turn is a rag.types.Summary (an Answer subclass); every function below
 dispatches on it, so a conversation can mix questions and summaries.
 """
 from __future__ import annotations
@@ -15,9 +15,8 @@ import re
 from datetime import datetime
 from typing import Sequence, TypedDict
 
-from rag.citations import split_sentences
-from rag.summarize import PaperEvidence, Summary, trim_words
-from rag.types import Answer, Citation, Hit, Message
+from rag.text import split_sentences, trim_words
+from rag.types import Answer, Citation, Hit, Message, PaperEvidence, Summary
 
 
 class Turn(TypedDict):
@@ -31,7 +30,7 @@ _ESCAPED_MARKER = re.compile(r"\\\[(\d{1,3})\\\]")
 _ESCAPED_MARKER_RUN = re.compile(r"(?:\\\[\d{1,3}\\\])+")
 _ABSTAIN_ICON = "⊘"
 _WARN = "⚠"
-_UNVERIFIED = "(unverified)"      # what rag.summarize writes into a flagged sentence
+_UNVERIFIED = "(unverified)"      # what rag.answer.drafts writes into a flagged sentence
 
 
 # What a GFM renderer turns into a link by itself ("https://x", "www.x", "a@b.c"): the character that
@@ -138,7 +137,9 @@ def summary_markdown(summary: Summary) -> str:
     if summary.abstained:
         return answer_markdown(summary)
     n = len(summary.papers)
-    lines = [f"**Summary of {n} paper{'s' * (n != 1)}** on *{escape_md(summary.query or summary.question)}*", ""]
+    heading = (f"**{n} paper{'s' * (n != 1)}** answer this" if summary.route == "multi" else
+               f"**Summary of {n} paper{'s' * (n != 1)}** on *{escape_md(summary.query or summary.question)}*")
+    lines = [heading, ""]
     for paragraph in summary_paragraphs_markdown(summary):
         lines += [paragraph, ""]
     cites = _by_marker(summary)
@@ -161,16 +162,14 @@ def summary_markdown(summary: Summary) -> str:
     return "\n".join(lines)
 
 
-def summary_progress_markdown(message: str, done: int = 0, total: int = 0, draft: str = "") -> str:
-    """A summary being built: the current step ("Reading 7 of 12 papers…") and the model's draft so far,
-    which the support check may still rewrite."""
+def summary_progress_markdown(message: str, done: int = 0, total: int = 0) -> str:
+    """A summary being built: the current step ("Reading 7 of 12 papers…"). The model's draft is not shown:
+    only checked text is, so nothing the user reads is taken back."""
     message = str(message or "finding the relevant papers").strip()
     step = f"⏳ *{escape_md(message[:1].upper() + message[1:])}…*"
     if total and "of" not in message.split():
         step += f" ({done} of {total})"
-    if not draft.strip():
-        return step
-    return f"{step}\n\n*Draft, checked before it is shown:*\n\n> {escape_md(' '.join(draft.split()))} ▌"
+    return step
 
 
 def turn_messages(turns: Sequence[Turn], pending: str | None = None, *,
@@ -204,7 +203,7 @@ def pipeline_history(turns: Sequence[Turn]) -> list[Message]:
                     {"role": "assistant", "content": a.answer.split("\n\n", 1)[0].strip()}]
             continue
         out += [{"role": "user", "content": a.question or t["question"]},
-                {"role": "assistant", "content": a.answer}]
+                {"role": "assistant", "content": a.answer, "papers": [c.paper_id for c in a.citations]}]
     return out
 
 
@@ -374,8 +373,8 @@ def status_line(model: dict[str, str], answer: Answer | None = None) -> str:
     line = f"**Models:** generator {gen} · embedder {emb}"
     if answer is not None:
         t = answer.timings
-        line += (f" · **Last answer:** first token {t.get('first_token_s', 0):.1f} s, "
-                 f"total {t.get('total_s', 0):.1f} s")
+        line += (f" · **Last answer** ({escape_md(answer.route)} path): first checked sentence "
+                 f"{t.get('first_sentence_s', t.get('first_token_s', 0)):.1f} s, total {t.get('total_s', 0):.1f} s")
     return line
 
 

@@ -1,0 +1,49 @@
+"""How an answer speaks: about the papers in the third person, never as their authors, and never by repeating
+the question back. Rewrites copied abstract sentences ("We propose X") into "The authors propose X"."""
+from __future__ import annotations
+
+import re
+
+from rag.text import content_words, strip_markers
+
+# (pattern, replacement); applied in order. "we"/"our"/"us" of a copied abstract sentence are the authors'.
+_THIRD_PERSON = [
+    (re.compile(r"\b(?:in|within)\s+this\s+(?:paper|work|study|article),?\s+we\b", re.I), "the authors"),
+    (re.compile(r"\b(?:here|to this end|to do so|to that end|specifically|finally|first|second|then|"
+                r"additionally|moreover|furthermore|further|in addition|overall|concretely|instead|"
+                r"in particular|as a result|thus|therefore),\s+we\b", re.I), "{0} the authors"),
+    (re.compile(r"\bwe\b", re.I), "the authors"),
+    (re.compile(r"\bours\b", re.I), "theirs"),
+    (re.compile(r"\bour\b", re.I), "their"),
+    (re.compile(r"\bus\b"), "them"),
+    (re.compile(r"\bourselves\b", re.I), "themselves"),
+]
+FIRST_PERSON = re.compile(r"\b(?:we|our|ours|us|ourselves|I|my|me)\b", re.I)
+_US_ACRONYM = re.compile(r"\bUS\b")          # "the US" is a country, not the authors
+
+
+def third_person(sentence: str) -> str:
+    """The sentence about the paper's authors instead of in their voice; its first letter capitalised."""
+    out = sentence
+    for pattern, replacement in _THIRD_PERSON:
+        if "{0}" in replacement:
+            out = pattern.sub(lambda m: replacement.format(m.group(0).rsplit(None, 1)[0].rstrip(",") + ","), out)
+        else:
+            out = pattern.sub(replacement, out)
+    out = out.replace("the authors's", "the authors'")
+    return out[:1].upper() + out[1:] if out else out
+
+
+def is_first_person(sentence: str) -> bool:
+    """The sentence speaks as an author ("We show ...", "our method"), quotes aside."""
+    unquoted = re.sub(r"\"[^\"]*\"|“[^”]*”", " ", _US_ACRONYM.sub(" ", sentence))
+    return bool(FIRST_PERSON.search(unquoted))
+
+
+def is_echo(sentence: str, question: str) -> bool:
+    """The sentence repeats the question instead of answering it: a question itself, or nothing it says goes
+    beyond the question's own words."""
+    claim = strip_markers(sentence)
+    if claim.rstrip().endswith("?"):
+        return True
+    return not (content_words(claim) - content_words(question))
