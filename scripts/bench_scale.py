@@ -144,17 +144,21 @@ def cmd_retrieval(args) -> dict:
     return out
 
 
-def ingest_rate(papers, embedder, workers: int) -> dict:
-    """Papers per second of ingest() into a fresh temporary store (the embedder is loaded and warmed first)."""
+def ingest_rate(papers, embedder, workers: int, chroma_url: str = "") -> dict:
+    """Papers per second of ingest() into a fresh collection, in a temporary folder or on a Chroma server (the
+    embedder is loaded and warmed first)."""
     from rag.ingest import chunk_papers, ingest
     from rag.store import ChromaStore, open_client
 
     embedder.embed([c.embed_text for c in chunk_papers(papers[:8], embedder)])     # warm-up, untimed
     with tempfile.TemporaryDirectory(prefix="rag-rate-") as tmp:
-        store = ChromaStore(open_client(Path(tmp)), "papers", embedder_name=embedder.name)
+        client = open_client(Path(tmp), url=chroma_url)
+        name = f"rate-{workers}-{int(time.time())}"
+        store = ChromaStore(client, name, embedder_name=embedder.name)
         load, t0 = _load(), time.perf_counter()
         report = ingest(papers, store, embedder, workers=workers, progress=False)
         seconds = time.perf_counter() - t0
+        client.delete_collection(name)
     return {"workers": workers, "papers": report.added, "chunks": report.chunks, "seconds": round(seconds, 1),
             "papers_per_s": round(report.added / seconds, 1), "load_before": load}
 
@@ -194,7 +198,18 @@ def cmd_ingest(args) -> dict:
             server.__exit__(None, None, None)
     free = Precomputed(local, papers)
     out["embedding_free"] = [ingest_rate(papers, free, w) for w in (1, 2)]
+    out["embedding_free_chroma_server"] = _into_chroma_server(papers, free)
     return out
+
+
+def _into_chroma_server(papers, embedder) -> list[dict]:
+    """The embedding-free ingest into a `chroma run` server on loopback (what one writer costs a server)."""
+    from tests.support.servers import chroma_argv, free_port, running_server
+
+    with tempfile.TemporaryDirectory(prefix="rag-chroma-") as tmp:
+        port = free_port()
+        with running_server(chroma_argv(Path(tmp), port), "/api/v2/heartbeat", port, deadline_s=60) as url:
+            return [ingest_rate(papers, embedder, w, chroma_url=url) for w in (1, 2)]
 
 
 def _start_infinity(dtype: str):
