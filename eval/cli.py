@@ -62,8 +62,10 @@ def headline(name: str, s: dict) -> str:
     return (f"{name:<9} n={s['n']:<3} recall@5 {pct('recall_at_5')}  cite P {pct('citation_precision')} "
             f"R {pct('citation_recall')}  keywords {pct('keyword_accuracy')}  refusals P "
             f"{pct('abstention_precision')} R {pct('abstention_recall')}  refused answerable "
-            f"{pct('answerable_refusal_rate')}  supported {pct('supported_rate')}  p50 {sec('latency_p50_s')} "
-            f"first token {sec('first_token_p50_s')}  errors {s.get('errors', 0)}")
+            f"{pct('answerable_refusal_rate')}  supported {pct('supported_rate')}  routed {pct('route_accuracy')}  "
+            f"first person {s.get('first_person_sentences', 0)}  echoes {s.get('echo_sentences', 0)}  p50 "
+            f"{sec('latency_p50_s')}  first token {sec('first_token_p50_s')}  first sentence "
+            f"{sec('first_sentence_p50_s')}  errors {s.get('errors', 0)}")
 
 
 def main_eval(args, *, settings=None, parts=None, generator=None) -> int:

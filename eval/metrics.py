@@ -25,6 +25,7 @@ import math
 import unicodedata
 from typing import Iterable, Sequence
 
+from rag.answer.voice import is_echo, is_first_person
 from rag.text import markers_in, split_sentences
 
 TYPES = ("factoid", "paraphrase", "multi", "summary", "unanswerable", "followup")
@@ -129,6 +130,11 @@ def mean(values: Iterable[float | None]) -> float | None:
     return sum(xs) / len(xs) if xs else None
 
 
+# The path each typed question should take (rag.answer.route); unanswerable questions may take any.
+EXPECTED_ROUTE = {"factoid": "single", "paraphrase": "single", "followup": "single", "multi": "multi",
+                  "summary": "summary"}
+
+
 def is_answerable(row: dict) -> bool:
     return row.get("type") != "unanswerable"
 
@@ -147,7 +153,12 @@ def score_row(row: dict, k: int = 5) -> dict:
         kw = 0.0 if abstained or row.get("error") else float(keyword_hit(row.get("answer", ""), keywords))
     flags = [bool(c.get("supported")) for c in row.get("citations") or []]
     sentences = [] if abstained or row.get("error") else split_sentences(row.get("answer") or "")
+    cited_sentences = [x for x in sentences if markers_in(x)]
+    expected_route = EXPECTED_ROUTE.get(row.get("type"))
     return {
+        "n_first_person": sum(is_first_person(x) for x in cited_sentences),
+        "n_echo": sum(is_echo(x, row.get("question", "")) for x in cited_sentences),
+        "route_ok": (row.get("route") == expected_route) if expected_route and row.get("route") else None,
         "n_sentences": len(sentences),
         "n_cited_sentences": sum(1 for x in sentences if markers_in(x)),
         "recall_at_5": recall_at_k(sources, gold, k) if answerable else None,
@@ -190,6 +201,10 @@ def _summarize_group(rows: Sequence[dict]) -> dict:
         "latency_p95_s": percentile(total, 95),
         "first_token_p50_s": percentile(first, 50),
         "answerable_refusal_rate": mean(float(s["abstained"]) for s in answerable) if answerable else None,
+        "first_sentence_p50_s": percentile([(r.get("timings") or {}).get("first_sentence_s") for r in ok], 50),
+        "first_person_sentences": sum(s["n_first_person"] for s in scores),
+        "echo_sentences": sum(s["n_echo"] for s in scores),
+        "route_accuracy": mean(float(s["route_ok"]) for s in scores if s["route_ok"] is not None),
         "cited_sentence_rate": (sum(s["n_cited_sentences"] for s in scores) / n_sentences
                                 if (n_sentences := sum(s["n_sentences"] for s in scores)) else None),
         "errors": sum(1 for r in rows if r.get("error")),

@@ -6,19 +6,22 @@ from typing import Sequence
 
 SHARE_KEYS = ("recall_at_5", "mrr", "citation_precision", "citation_recall", "keyword_accuracy",
               "abstention_precision", "abstention_recall", "supported_rate", "answerable_refusal_rate",
-              "cited_sentence_rate")
-TIME_KEYS = ("latency_p50_s", "latency_p95_s", "first_token_p50_s")
+              "cited_sentence_rate", "route_accuracy")
+TIME_KEYS = ("latency_p50_s", "latency_p95_s", "first_token_p50_s", "first_sentence_p50_s")
 LABELS = {
     "n": "questions", "recall_at_5": "recall@5", "mrr": "MRR", "citation_precision": "citation precision",
     "citation_recall": "citation recall", "keyword_accuracy": "keyword accuracy",
     "abstention_precision": "abstention precision", "abstention_recall": "abstention recall",
     "supported_rate": "supported citations", "latency_p50_s": "latency p50", "latency_p95_s": "latency p95",
     "first_token_p50_s": "first token p50", "answerable_refusal_rate": "refused answerable", "errors": "errors",
-    "cited_sentence_rate": "sentences with a citation",
+    "cited_sentence_rate": "sentences with a citation", "route_accuracy": "routed as its type",
+    "first_sentence_p50_s": "first checked sentence p50", "first_person_sentences": "sentences in first person",
+    "echo_sentences": "sentences restating the question",
 }
-HEADLINE = ("n", *SHARE_KEYS, *TIME_KEYS, "errors")
+HEADLINE = ("n", *SHARE_KEYS, *TIME_KEYS, "first_person_sentences", "echo_sentences", "errors")
 PER_TYPE = ("n", "recall_at_5", "mrr", "citation_precision", "citation_recall", "keyword_accuracy",
-            "abstention_recall", "supported_rate", "cited_sentence_rate", "answerable_refusal_rate", "latency_p50_s")
+            "abstention_recall", "supported_rate", "cited_sentence_rate", "answerable_refusal_rate", "route_accuracy",
+            "first_person_sentences", "echo_sentences", "latency_p50_s")
 CHART_KEYS = ("recall_at_5", "citation_precision", "citation_recall", "keyword_accuracy", "supported_rate",
               "abstention_recall")
 

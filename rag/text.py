@@ -125,6 +125,7 @@ def keep_valid_markers(text: str, n_sources: int) -> str:
 def with_markers(sentence: str, markers: Sequence[int]) -> str:
     """The sentence with its markers replaced by `markers`, placed before the final stop: "[1] X." -> "X [1]."."""
     body = re.sub(r"\s+([.,;:!?])", r"\1", MARKER.sub("", sentence).strip())
+    body = re.sub(r"([.!?])\s+(?:and|or|but)\s*[.!?]?$", r"\1", body)          # "x. and [1]": a dangling conjunction
     tail = ""
     if body and body[-1] in ".!?":
         body, tail = body[:-1].rstrip(), body[-1]

@@ -22,9 +22,12 @@ if [ ! -f "$stamp" ]; then
   echo "Set-up done." >&2
 fi
 if [ -n "$extra" ] && [ ! -f ".venv/.installed-$extra-$hash" ]; then
-  echo "Installing the optional extra '$extra' into .venv (llama.cpp compiles from source once, about" \
-       "5 minutes on 2 cores; pip keeps the built wheel for later installs) ..." >&2
-  # The multimodal (llava/mtmd) library is not used: skip building it.
-  CMAKE_ARGS=${CMAKE_ARGS:--DLLAVA_BUILD=OFF} .venv/bin/python -m pip install --quiet -e ".[test,$extra]"
+  echo "Installing the optional extra '$extra' into .venv (llama.cpp compiles from source once per .venv," \
+       "about 5 minutes on 2 cores) ..." >&2
+  # The multimodal (llava/mtmd) library is not used: skip building it. A portable build (AVX2, no -march=native):
+  # a native one uses AMX tiles on CPUs that have them, which crashed prompt evaluation (SIGSEGV) in this sandbox.
+  # --no-cache-dir: a wheel built natively before would otherwise be reused from pip's cache.
+  CMAKE_ARGS=${CMAKE_ARGS:--DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON} \
+    .venv/bin/python -m pip install --quiet --no-cache-dir -e ".[test,$extra]"
   touch ".venv/.installed-$extra-$hash"
 fi

@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from eval.bench.measure import (RecordingGenerator, _r, bench_ingest, bench_retrieval, bench_summary, help_time,
-                                machine_info, measure_answer, ratios, summarize_answers, time_to_ready)
+from eval.bench.measure import (RecordingGenerator, _r, bench_ingest, bench_load, bench_retrieval, bench_summary,
+                                help_time, machine_info, measure_answer, ratios, summarize_answers, time_to_ready)
 from eval.bench.report import check_targets, format_table
 from eval.bench.synthetic import retrieval_queries, synthetic_papers, write_arxiv_jsonl
 
@@ -38,6 +38,14 @@ QUESTIONS: list[tuple[str, list[str]]] = [
      "in two dimensions?", ["0.989"]),
 ]
 
+# Questions about several papers (multi-paper answers): (question, keywords naming each paper's method).
+MULTI_QUESTIONS: list[tuple[str, list[str]]] = [
+    ("Which papers use hyperbolic space for computer vision problems, and what are their methods named?",
+     ["HypCD", "MERU"]),
+    ("Which papers learn slide-level representations of pathology whole-slide images, and what are they called?",
+     ["PANTHER", "Madeleine"]),
+    ("How do MERU and HypCD differ in what they use hyperbolic space for?", ["MERU", "HypCD"]),
+]
 SUMMARY_TOPIC = "representation learning"        # broad: many bundled papers are on it
 
 
@@ -69,10 +77,13 @@ def main_bench(args, *, settings=None) -> int:
 
         generator = build_generator(settings)
         result["startup"].update(bench_startup(settings, tmp, result["settings"]["cold_convert"]))
-        ours = bench_answers(args, settings, embedder, store, generator, n_questions, result)
+        ours, baseline = bench_answers(args, settings, embedder, store, generator, n_questions, result)
         if not getattr(args, "skip_summary", False):
             _say(f"summarizing {SUMMARY_TOPIC!r} over 10 papers")
-            result["summary"] = bench_summary(ours, SUMMARY_TOPIC)
+            result["summary"] = bench_summary(ours, SUMMARY_TOPIC, baseline=baseline)
+        if getattr(args, "load_test", False):
+            _say("load test: 5 parallel chat sessions x 3 questions against a real `rag ui`")
+            result["load"] = bench_load(tmp / "bundled")
         result["machine"] = {**machine_info(generator), "load_average": [round(x, 2) for x in load_avg],
                              "load_average_end": [round(x, 2) for x in os.getloadavg()]}
         result["targets"] = check_targets(result)
@@ -131,7 +142,8 @@ def bench_startup(settings, tmp: Path, cold_convert: bool) -> dict:
 
 
 def bench_answers(args, settings, embedder, store, generator, n_questions: int, result: dict):
-    """The fixed questions through our pipeline and the baseline, interleaved; returns our pipeline."""
+    """The fixed questions (single-paper, then multi-paper) through our pipeline and the baseline, interleaved;
+    returns both pipelines."""
     from rag.answer.citations import SupportChecker
     from rag.build import Parts, build_pipeline
 
@@ -146,14 +158,15 @@ def bench_answers(args, settings, embedder, store, generator, n_questions: int, 
                                     max_new_tokens=settings.max_new_tokens)
     for _ in generator.stream([{"role": "user", "content": "Hello"}], max_new_tokens=2):
         pass                                   # warm-up: first-call costs are not an answer's
-    rows: dict[str, list] = {"ours": [], "baseline": []}
-    for i, (question, keywords) in enumerate(QUESTIONS[:n_questions], 1):
-        _say(f"question {i}/{n_questions}: {question}")
-        rows["ours"].append(measure_answer(ours.ask, recorder, question, keywords))
-        if baseline:                            # interleaved, so both see the same machine load
-            rows["baseline"].append(measure_answer(baseline.ask, recorder, question, keywords))
-    answers = result["answers"]
-    answers["ours"] = summarize_answers(rows["ours"])
-    answers["baseline"] = summarize_answers(rows["baseline"]) if baseline else None
-    answers["ratio_ours_over_baseline"] = ratios(answers["ours"], answers["baseline"]) if baseline else None
-    return ours
+    for key, questions in (("answers", QUESTIONS[:n_questions]), ("multi", MULTI_QUESTIONS)):
+        rows: dict[str, list] = {"ours": [], "baseline": []}
+        for i, (question, keywords) in enumerate(questions, 1):
+            _say(f"{key} question {i}/{len(questions)}: {question}")
+            rows["ours"].append(measure_answer(ours.ask, recorder, question, keywords))
+            if baseline:                            # interleaved, so both see the same machine load
+                rows["baseline"].append(measure_answer(baseline.ask, recorder, question, keywords))
+        out = result.setdefault(key, {})
+        out["ours"] = summarize_answers(rows["ours"])
+        out["baseline"] = summarize_answers(rows["baseline"]) if baseline else None
+        out["ratio_ours_over_baseline"] = ratios(out["ours"], out["baseline"]) if baseline else None
+    return ours, baseline

@@ -168,13 +168,15 @@ def measure_answer(ask: Callable[[str], object], recorder: RecordingGenerator, q
     called = recorder.messages is not None
     generated = recorder.generated_tokens() if called else 0
     first, total = t.get("first_token_s"), t.get("total_s")
+    # The baseline shows nothing before the end: its first sentence is the whole answer.
+    sentence = t.get("first_sentence_s", total)
     decode = generated / (total - first) if generated > 1 and first is not None and total > first else None
     text = " ".join(answer.answer.split()).casefold()
     return {"question": question, "answer": answer.answer, "abstained": answer.abstained,
             "correct": not answer.abstained and all(k.casefold() in text for k in keywords),
             "reached_model": called, "prompt_tokens": recorder.prompt_tokens() if called else None,
             "generated_tokens": generated, "retrieve_s": _r(t.get("retrieve_s")), "prefill_s": _r(recorder.prefill_s),
-            "first_token_s": _r(first),
+            "first_token_s": _r(first), "first_sentence_s": _r(sentence),
             "total_s": _r(total), "decode_tokens_per_s": _r(decode, 1)}
 
 
@@ -183,23 +185,25 @@ def summarize_answers(rows: Sequence[dict]) -> dict:
     model = [r for r in rows if r["reached_model"]] or list(rows)
     return {"questions": len(rows), "reached_model": sum(r["reached_model"] for r in rows),
             "abstained": sum(r["abstained"] for r in rows), "correct": sum(r["correct"] for r in rows),
-            **{k: _r(_median(r[k] for r in model), 3 if k.endswith("_s") else 1)
+            **{k: _r(_median(r.get(k) for r in model), 3 if k.endswith("_s") else 1)
                for k in ("prompt_tokens", "generated_tokens", "retrieve_s", "prefill_s", "first_token_s",
-                       "decode_tokens_per_s", "total_s")},
+                       "first_sentence_s", "decode_tokens_per_s", "total_s")},
             "per_question": list(rows)}
 
 
 def ratios(ours: dict, baseline: dict) -> dict:
     """ours / baseline for each answer figure."""
     out = {}
-    for k in ("prompt_tokens", "prefill_s", "first_token_s", "decode_tokens_per_s", "total_s", "correct"):
+    for k in ("prompt_tokens", "prefill_s", "first_token_s", "first_sentence_s", "decode_tokens_per_s", "total_s",
+              "correct"):
         a, b = ours.get(k), baseline.get(k)
         out[k] = _r(a / b) if a is not None and b else None
     return out
 
 
-def bench_summary(pipeline, topic: str, papers: int = 10) -> dict:
-    """A cited summary over exactly `papers` papers (the cut-off opened up), timed end to end."""
+def bench_summary(pipeline, topic: str, papers: int = 10, baseline=None) -> dict:
+    """A cited summary over exactly `papers` papers (the cut-off opened up), timed end to end; with `baseline`,
+    also the plain pipeline asked for the same summary, and the ratio."""
     import dataclasses
 
     from rag.answer.summarize import Summarizer
@@ -209,9 +213,28 @@ def bench_summary(pipeline, topic: str, papers: int = 10) -> dict:
     opened = Summarizer(s.retriever, s.generator, s.checker, config=config, policy=s.policy, model_info=s.model_info)
     t0 = time.perf_counter()
     summary = opened.summarize(topic)
-    return {"topic": topic, "papers": len(summary.papers), "total_s": _r(time.perf_counter() - t0),
-            "citations": len(summary.citations),
-            "supported": sum(c.supported for c in summary.citations), "flagged": len(summary.flagged)}
+    seconds = time.perf_counter() - t0
+    out = {"topic": topic, "papers": len(summary.papers), "total_s": _r(seconds), "citations": len(summary.citations),
+           "supported": sum(c.supported for c in summary.citations), "flagged": len(summary.flagged)}
+    if baseline is not None:
+        t0 = time.perf_counter()
+        baseline.ask(f"Summarize what the papers say about {topic}.")
+        out["baseline_total_s"] = _r(time.perf_counter() - t0)
+        out["ratio_ours_over_baseline"] = _r(seconds / out["baseline_total_s"])
+    return out
+
+
+def bench_load(home: Path, sessions: int = 5) -> dict:
+    """The load test (eval.bench.load): `sessions` parallel chats of 3 questions against a real `rag ui`."""
+    from eval.bench.load import run_load
+    from eval.bench.ui_server import running_ui
+
+    with running_ui(home) as server:
+        report = run_load(server.url, server.proc.pid, sessions=sessions, bad_requests=False)
+    summary = report.summary()
+    return {"sessions": sessions, "answers": summary["answers"], "answers_ok": summary["answers_ok"],
+            "wait_p50_s": summary["wait_p50_s"], "wait_p95_s": summary["wait_p95_s"],
+            "rss_peak_mb": summary["rss_peak_mb"], "problems": summary["problems"]}
 
 
 def machine_info(generator) -> dict:

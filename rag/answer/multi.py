@@ -4,8 +4,9 @@ short third-person sentence per paper from a one-paper prompt, checked like any 
 sentence fails keeps its best abstract sentence, rewritten. Streams paper by paper."""
 from __future__ import annotations
 
+import re
 import time
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 from rag.answer.citations import SupportChecker
 from rag.answer.grounding import key_terms, mentions, ungrounded_names
@@ -17,7 +18,7 @@ from rag.answer.verify import Verifier
 from rag.generators.base import Generator
 from rag.retrieve import HybridRetriever
 from rag.settings import Settings
-from rag.text import CANNOT_ANSWER, complete_sentences, names_in, states_contribution
+from rag.text import CANNOT_ANSWER, complete_sentences, split_sentences, states_contribution
 from rag.types import AbstainReason, Hit, Message, PaperEvidence, Summary
 
 
@@ -35,7 +36,7 @@ class MultiAnswer:
         named = self._named(question, where)
         if len(named) >= 2:
             return named[:self.config.max_papers], []
-        query = split_parts(question)[0]
+        query = about_query(question)
         vector = self.checker.embedder.embed([query])[0]
         pool = self.retriever.retrieve(query, self.config.pool, where=where, vector=vector)
         if pool:
@@ -53,14 +54,19 @@ class MultiAnswer:
                     break
         return list(out.values())
 
-    def stream(self, question: str, *, where: dict | None) -> Iterator[str | Summary]:
-        """Yield each paper's checked sentence as it is ready, then the Summary-shaped answer."""
+    def stream(self, question: str, *, where: dict | None,
+               otherwise: Callable[[], Iterator] | None = None) -> Iterator[str | Summary]:
+        """Yield each paper's checked sentence as it is ready, then the Summary-shaped answer. When no paper
+        passes the cut-off, the question is answered by `otherwise` (the single-paper path), if given."""
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
         missing, why = ungrounded_names(key_terms(question), lambda t: [h.paper for h in self.retriever.retrieve(
             t.text, self.policy.name_search, where=where, rankings=("bm25",))], together=False)
         kept, left_out = ([], []) if missing else self.select(question, where)
         timings["retrieve_s"] = time.perf_counter() - t0
+        if not kept and not missing and otherwise is not None:
+            yield from otherwise()
+            return
         if not kept:
             text = f"{CANNOT_ANSWER} {why}".strip() if missing else CANNOT_ANSWER
             yield text
@@ -77,8 +83,12 @@ class MultiAnswer:
         yield self._result(question, verifier.text, papers, left_out, timings, t0, verifier=verifier)
 
     def paper_sentence(self, question: str, p: PaperEvidence, verifier: Verifier, timings: dict, t0: float) -> str:
-        """The model's one sentence about paper p, checked; else the paper's own best sentence, rewritten."""
+        """The model's one sentence about paper p, checked, if it names the paper's method when the paper names
+        one ("We propose MERU"); else that "We propose" sentence, or the paper's best sentence, rewritten."""
         draft = self._draft(question, p, timings, t0)
+        name = method_name(p)
+        if name and name.lower() not in draft.lower():
+            draft = ""
         before, shown = len(verifier.shown), []
         for candidate in (draft, self._fallback(p)):
             shown += verifier.check(candidate) if candidate else []
@@ -104,13 +114,13 @@ class MultiAnswer:
         first = (complete_sentences(text + "\n")[0] or [text])[0]
         return first.replace("[1]", f"[{p.marker}]")
 
-    @staticmethod
-    def _fallback(p: PaperEvidence) -> str:
-        """The paper's sentence on the question; its "We propose <name>" sentence if that one names nothing."""
-        best = p.best
-        if not names_in(best):
-            best = next((q for q in p.quotes if states_contribution(q)), best)
+    def _fallback(self, p: PaperEvidence) -> str:
+        """The paper's sentence on the question if it names the method; else its "We propose <name>" sentence."""
+        best, name = p.best, method_name(p)
+        if name and name not in best:
+            best = next((q for q in self.checker.sentences(p.hit.paper) if name in q and states_contribution(q)), best)
         return f"{best.rstrip('.!? ')} [{p.marker}]."
+
 
     def _result(self, question: str, text: str, papers: list[PaperEvidence], left_out: Sequence[Hit],
                 timings: dict, t0: float, *, abstained: bool = False, missing=(), verifier: Verifier | None = None
@@ -125,3 +135,24 @@ class MultiAnswer:
                            AbstainReason.NO_RELEVANT_PAPER if abstained else None),
                        missing_terms=[t.text for t in missing], route="multi", papers=papers, left_out=list(left_out),
                        contribution_words=self.config.contribution_words)
+
+
+_SCAFFOLD = re.compile(r"^\s*(?:which|what)\s+(?:other\s+)?(?:papers|works|studies|articles|publications)\s+"
+                       r"(?:in\s+the\s+collection\s+)?", re.I)
+
+
+def about_query(question: str) -> str:
+    """What the papers are to be about: the question's first ask without "Which papers"."""
+    first = split_parts(question)[0]
+    return _SCAFFOLD.sub("", first).strip() or first
+
+
+def method_name(p: PaperEvidence) -> str:
+    """The name a paper gives its contribution ("We propose MERU, ..." -> "MERU"), or ""."""
+    for sentence in (q for q in [p.best, *p.quotes, *split_sentences(p.hit.paper.abstract)] if states_contribution(q)):
+        found = re.search(r"\b(?:propose|introduce|present|develop|design|call)\w*\s+(?:\w+\s+){0,8}?"
+                          r"\(?([A-Z][\w\-]*[A-Z0-9][\w\-]*)\)?", sentence)
+        found = found or re.search(r"\b(?:propose|introduce|present|call)\w*\s+([A-Z][\w\-]+)(?=,|\s+\()", sentence)
+        if found:
+            return found.group(1)
+    return ""

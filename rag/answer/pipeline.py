@@ -46,13 +46,16 @@ class Pipeline:
         question = self.validate(question)
         history = [m for m in (history or []) if isinstance(m, dict) and m.get("role") in ("user", "assistant")]
         route = route_question(question)
+
+        def single():
+            return self.single.stream(question, history, top_k=top_k or self.settings.top_k,
+                                      max_new_tokens=max_new_tokens or self.settings.max_new_tokens, where=where)
         if route == SUMMARY and self.summarizer is not None:
             yield from self._summary(question, where)
         elif route == MULTI:
-            yield from self.multi.stream(question, where=where)
+            yield from self.multi.stream(question, where=where, otherwise=single)
         else:
-            yield from self.single.stream(question, history, top_k=top_k or self.settings.top_k,
-                                          max_new_tokens=max_new_tokens or self.settings.max_new_tokens, where=where)
+            yield from single()
 
     def _summary(self, topic: str, where: dict | None) -> Iterator[str | Answer]:
         """A summary asked for as a question: only its checked text is shown (the draft is not)."""

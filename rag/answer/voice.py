@@ -18,13 +18,17 @@ _THIRD_PERSON = [
     (re.compile(r"\bus\b"), "them"),
     (re.compile(r"\bourselves\b", re.I), "themselves"),
 ]
+# "The first source states that X": the model pointing at its prompt's layout; the marker already says which.
+_SOURCE_PREAMBLE = re.compile(r"^(?:the\s+)?(?:first|second|third|fourth|fifth|last|\d+(?:st|nd|rd|th))\s+"
+                              r"(?:source|paper|abstract)\s+(?:states|says|shows|finds|reports|mentions|notes)\s+that\s+",
+                              re.I)
 FIRST_PERSON = re.compile(r"\b(?:we|our|ours|us|ourselves|I|my|me)\b", re.I)
 _US_ACRONYM = re.compile(r"\bUS\b")          # "the US" is a country, not the authors
 
 
 def third_person(sentence: str) -> str:
     """The sentence about the paper's authors instead of in their voice; its first letter capitalised."""
-    out = sentence
+    out = _SOURCE_PREAMBLE.sub("", sentence)
     for pattern, replacement in _THIRD_PERSON:
         if "{0}" in replacement:
             out = pattern.sub(lambda m: replacement.format(m.group(0).rsplit(None, 1)[0].rstrip(",") + ","), out)

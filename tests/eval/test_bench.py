@@ -124,7 +124,8 @@ def test_ratios():
                       "decode_tokens_per_s": None},
                      {"first_token_s": 2.0, "total_s": 4.0, "correct": 0, "prompt_tokens": 600,
                       "decode_tokens_per_s": 10.0})
-    assert r == {"prompt_tokens": 0.5, "prefill_s": None, "first_token_s": 0.5, "decode_tokens_per_s": None, "total_s": 0.5,
+    assert r == {"prompt_tokens": 0.5, "prefill_s": None, "first_token_s": 0.5, "first_sentence_s": None,
+                 "decode_tokens_per_s": None, "total_s": 0.5,
                  "correct": None}
 
 

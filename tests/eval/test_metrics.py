@@ -143,3 +143,15 @@ def test_error_rows_count_as_failures_without_latency():
 def test_summarize_empty():
     s = summarize([])
     assert s["n"] == 0 and s["recall_at_5"] is None and s["by_type"] == {}
+
+
+def test_first_person_echo_and_route_are_counted():
+    from eval.metrics import summarize as summarize_rows
+
+    rows = [{"type": "factoid", "question": "How many classes does 3DIEBench have?", "route": "single",
+             "answer": "We find 55 classes [1]. How many classes does 3DIEBench have [1]?", "abstained": False,
+             "citations": [], "sources": [], "gold_titles": ["T"], "answer_keywords": ["55"]},
+            {"type": "multi", "question": "Which papers do X?", "route": "single", "answer": "MERU embeds images hyperbolically [1].",
+             "abstained": False, "citations": [], "sources": [], "gold_titles": ["T"], "answer_keywords": []}]
+    s = summarize_rows(rows)
+    assert s["first_person_sentences"] == 1 and s["echo_sentences"] == 1 and s["route_accuracy"] == 0.5

@@ -10,13 +10,17 @@ import pytest
 
 from rag.settings import Settings
 
-EMBEDDERS = [pytest.param("hash"), pytest.param("bundled", marks=pytest.mark.model)]
+EMBEDDERS = [pytest.param("hash"), pytest.param("bundled", marks=pytest.mark.model),
+             pytest.param("sentence-transformers", marks=pytest.mark.model)]
 
 
 @pytest.fixture(scope="module", params=EMBEDDERS)
 def embedder(request):
     from rag.build import build_embedder
+    from rag.embed import SentenceTransformerEmbedder
 
+    if request.param == "sentence-transformers":           # any other sentence-transformers model runs this way
+        return SentenceTransformerEmbedder("bundled")
     return build_embedder(Settings(embedder=request.param))
 
 
@@ -44,3 +48,14 @@ def test_related_texts_are_closer_than_unrelated_ones(embedder):
 def test_tokenizes_with_its_own_tokenizer_and_has_a_name(embedder):
     assert embedder.tokenize("Hyperbolic embeddings.") and isinstance(embedder.max_tokens, int)
     assert isinstance(embedder.name, str) and embedder.name
+
+
+@pytest.mark.model
+def test_the_bundled_folder_run_by_transformers_gives_sentence_transformers_vectors():
+    """The product loads MiniLM with transformers (no sentence-transformers import at start-up): same vectors."""
+    from rag.embed import SentenceTransformerEmbedder, TransformersEmbedder, bundled_embedder_path
+
+    texts = ["Hyperbolic embeddings of hierarchies.", "A dataset of 3D renderings " * 60, ""]
+    ours = TransformersEmbedder(bundled_embedder_path(), name="all-MiniLM-L6-v2", precision="float32").embed(texts)
+    theirs = SentenceTransformerEmbedder("bundled", precision="float32").embed(texts)
+    assert max(abs(a - b) for u, v in zip(ours, theirs) for a, b in zip(u, v)) < 1e-5

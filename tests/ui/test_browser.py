@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.data import shared_models_dir
-from tests.support.ui_server import running_ui
+from eval.bench.ui_server import running_ui
 
 pytestmark = [pytest.mark.browser, pytest.mark.model]
 
@@ -34,7 +34,7 @@ OTHER_QUESTION = "What do Poincaré embeddings learn hierarchies in?"
 
 SUMMARY_TIMEOUT_S = 300
 MAX_RSS_GROWTH_MB = 600          # generous: the measured growth is in README's "Limits and safety"
-# What each of tests.support.load_test.BAD_REQUESTS must come back as (in order).
+# What each of eval.bench.load.BAD_REQUESTS must come back as (in order).
 BAD_REQUESTS_EXPECTED = [r"question is empty", r"question is empty", r"limit is 2000", r".",
                          r"refused by the server", r"refused by the server", r"refused by the server",
                          r"is not a year"]
@@ -190,7 +190,7 @@ def test_summarize_example_switches_mode_shows_progress_and_paper_table(browser,
 
 def test_load_five_sessions_with_follow_ups(ui_server):
     """5 parallel sessions x 3 questions (2 follow-ups each), then bad requests; see tests/load_test.py."""
-    from tests.support.load_test import run_load
+    from eval.bench.load import run_load
 
     report = run_load(ui_server.url, ui_server.proc.pid)
     summary = report.summary()

@@ -50,7 +50,7 @@ def running_ui(home: Path, *, env: dict | None = None, audit_log: Path | None = 
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {}), "RAG_HOME": str(home)}
     env = {k: v for k, v in env.items() if v is not None}
     command = ([sys.executable, "-m", "tests.support.netaudit", str(audit_log)] if audit_log
-               else [str(REPO / ".venv" / "bin" / "rag")])
+               else [str(Path(sys.executable).with_name("rag"))])
     if audit_log:
         env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     log_path = Path(home) / "ui.log"

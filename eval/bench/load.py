@@ -1,7 +1,7 @@
 """Load test of the chat: parallel sessions asking questions with follow-ups, on loopback only.
 
-    .venv/bin/python -m tests.support.load_test                  # starts `rag ui` on a free port with $RAG_HOME
-    .venv/bin/python -m tests.support.load_test --url http://127.0.0.1:7860/ --pid PID    # a running server
+    .venv/bin/python -m eval.bench.load                  # starts `rag ui` on a free port with $RAG_HOME
+    .venv/bin/python -m eval.bench.load --url http://127.0.0.1:7860/ --pid PID    # a running server
 
 Each session is one browser-like client (gradio_client keeps its own session state, so follow-ups see
 their own conversation) asking about a different paper. Checks: every answer arrives, each session's
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from eval.metrics import percentile
-from tests.support.ui_server import rss_mb, running_ui
+from eval.bench.ui_server import rss_mb, running_ui
 from ui.render import escape_md
 
 # One paper per session; the second and third questions only make sense after the first (follow-ups).
@@ -182,7 +182,7 @@ def run_load(url: str, pid: int | None = None, *, sessions: int = 5, auth=None, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tests.support.load_test", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m eval.bench.load", description=__doc__.split("\n\n")[0])
     p.add_argument("--url", help="a running `rag ui` (default: start one on a free loopback port)")
     p.add_argument("--pid", type=int, help="the server's process id, to sample its memory")
     p.add_argument("--sessions", type=int, default=5, choices=range(1, len(SESSIONS) + 1), metavar="N")
