@@ -174,11 +174,12 @@ def _bundled_texts(n: int = 40) -> list[str]:
 
 @pytest.mark.model
 def test_infinity_vectors_match_the_local_embedder_within_1e_4(infinity):
-    from rag.embed import SentenceTransformerEmbedder
+    from rag.build import build_embedder
+    from rag.settings import Settings
 
     texts = _bundled_texts()
     served = OpenAIEmbedder(infinity, "all-MiniLM-L6-v2", tokenizer_dir=bundled_embedder_path()).embed(texts)
-    local = SentenceTransformerEmbedder(precision="float32").embed(texts)    # bfloat16 is within cosine 0.998 only
+    local = build_embedder(Settings(precision="float32")).embed(texts)   # bfloat16 is within cosine 0.998 only
     assert len(served) == len(local) == 80
     assert max(abs(a - b) for v, w in zip(served, local) for a, b in zip(v, w)) < 1e-4
 

@@ -61,7 +61,7 @@ def test_rag_ui_answers_about_papers_ingested_while_it_runs(tmp_path):
     from gradio_client import Client
 
     from tests.support.data import shared_models_dir
-    from tests.support.ui_server import running_ui
+    from eval.bench.ui_server import running_ui
 
     home = tmp_path / "home"
     home.mkdir()
