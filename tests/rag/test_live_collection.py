@@ -67,9 +67,9 @@ def test_rag_ui_answers_about_papers_ingested_while_it_runs(tmp_path):
     home.mkdir()
     env = {"RAG_MODELS_DIR": str(shared_models_dir()), "TQDM_DISABLE": "1"}
     with running_ui(home, env=env) as server:
-        client = Client(server.url, verbose=False)
-
         def ask() -> tuple[str, str]:
+            """In a new chat: in the same one, the follow-up logic keeps the earlier refusal's papers in front."""
+            client = Client(server.url, verbose=False)
             _, chat, sources, _, _ = client.predict(QUESTION, 5, 160, "Ask", "", [], api_name="/respond")
             content = chat[-1]["content"]
             text = content if isinstance(content, str) else " ".join(p.get("text", "") for p in content)
