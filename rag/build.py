@@ -158,6 +158,21 @@ def build_generator(settings: Settings):
     return GENERATORS[backend](settings)
 
 
+def build_parts_and_generator(settings: Settings, *, progress: bool = True,
+                              on_ingest: Callable[[int, int], None] | None = None):
+    """(Parts, generator), the generator loading in a second thread while the embedder and the store load:
+    loading weights leaves the interpreter to the other. transformers is imported here first, because its
+    lazy imports race when two threads trigger them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if settings.backend == "transformers" and not settings.llm_base_url:
+        import transformers  # noqa: F401
+    with ThreadPoolExecutor(1, thread_name_prefix="load-generator") as pool:
+        generator = pool.submit(build_generator, settings)
+        parts = build_parts(settings, progress=progress, on_ingest=on_ingest)
+        return parts, generator.result()
+
+
 # -- the pipeline -----------------------------------------------------------------------------------------------
 def build_pipeline(settings: Settings, *, parts: Parts | None = None, generator=None, progress: bool = True):
     """Use what is passed in, else build from settings."""
@@ -166,6 +181,8 @@ def build_pipeline(settings: Settings, *, parts: Parts | None = None, generator=
     from rag.answer.summarize import Summarizer
     from rag.retrieve import HybridRetriever
 
+    if parts is None and generator is None:
+        parts, generator = build_parts_and_generator(settings, progress=progress)
     parts = parts or build_parts(settings, progress=progress)
     from rag.live_index import stderr_line
 

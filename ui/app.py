@@ -80,7 +80,7 @@ def build_app(pipeline, settings=DEFAULTS):
 
 def main_ui(args, settings=None) -> int:
     """Build every part once (ingesting the bundled abstracts if the store is empty), then serve."""
-    from rag.build import build_generator, build_parts, build_pipeline
+    from rag.build import build_parts_and_generator, build_pipeline
     from rag.settings import settings_from_env
 
     limit_malloc_arenas()
@@ -94,14 +94,13 @@ def main_ui(args, settings=None) -> int:
     def on_ingest(done: int, total: int) -> None:
         print(f"  ingested {done}/{total} papers", flush=True)
 
-    print(f"[1/3] Loading the embedder and the store in {settings.store_dir} …", flush=True)
-    parts = build_parts(settings, progress=sys.stderr.isatty(), on_ingest=on_ingest)
+    print(f"[1/2] Loading the embedder, the store in {settings.store_dir} and the generator (the first run "
+          "converts the bundled model, 1-2 min) …", flush=True)
+    parts, generator = build_parts_and_generator(settings, progress=sys.stderr.isatty(), on_ingest=on_ingest)
     print(f"      {parts.store.count_chunks()} passages in the store", flush=True)
-    print("[2/3] Loading the generator (the first run converts the bundled model, 1-2 min) …", flush=True)
-    generator = build_generator(settings)
     pipeline = build_pipeline(settings, parts=parts, generator=generator, progress=False)
     info = pipeline.model_info
-    print(f"[3/3] Ready: generator {info.get('generator')}, embedder {info.get('embedder')}", flush=True)
+    print(f"[2/2] Ready: generator {info.get('generator')}, embedder {info.get('embedder')}", flush=True)
 
     demo = launch(build_app(pipeline, settings), host, port, auth)
     print(f"Open http://{'localhost' if host in LOOPBACK else host}:{port} (no public share link"

@@ -90,17 +90,14 @@ import json, time
 stamps = {}
 from rag.settings import set_offline_env, settings_from_env
 set_offline_env()
-from rag.build import build_embedder, build_generator, open_store
+from rag.build import build_parts_and_generator
 from rag.retrieve import HybridRetriever
 s = settings_from_env()
 stamps["imports"] = time.time()
-embedder = build_embedder(s)
-stamps["embedder"] = time.time()
-client, store = open_store(s, embedder)
-HybridRetriever(store, embedder, fusion=s.fusion, passages_per_paper=s.passages_per_paper)
-stamps["store_retriever"] = time.time()
-build_generator(s)
-stamps["generator"] = time.time()
+parts, generator = build_parts_and_generator(s, progress=False)
+stamps["models_and_store"] = time.time()
+HybridRetriever(parts.store, parts.embedder, fusion=s.fusion, passages_per_paper=s.passages_per_paper)
+stamps["generator"] = stamps["retriever"] = time.time()
 print("READY " + json.dumps(stamps))
 """
 
@@ -119,7 +116,7 @@ def time_to_ready(env: dict[str, str], *, timeout: float = 1800) -> dict:
         return {"seconds": None, "error": f"exit {proc.returncode}: {tail}"}
     stamps = json.loads(line[len("READY "):])
     steps, prev = {}, t0
-    for name in ("imports", "embedder", "store_retriever", "generator"):
+    for name in ("imports", "models_and_store", "retriever"):
         steps[name + "_s"], prev = _r(stamps[name] - prev), stamps[name]
     return {"seconds": _r(stamps["generator"] - t0), "steps": steps}
 

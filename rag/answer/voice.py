@@ -22,7 +22,7 @@ _THIRD_PERSON = [
 _SOURCE_PREAMBLE = re.compile(r"^(?:the\s+)?(?:first|second|third|fourth|fifth|last|\d+(?:st|nd|rd|th))\s+"
                               r"(?:source|paper|abstract)\s+(?:states|says|shows|finds|reports|mentions|notes)\s+that\s+",
                               re.I)
-FIRST_PERSON = re.compile(r"\b(?:we|our|ours|us|ourselves|I|my|me)\b", re.I)
+FIRST_PERSON = re.compile(r"\b(?:[Ww]e|[Oo]urs?|us|[Oo]urselves|[Mm]y|me)\b|\bI\b(?![.'’])")     # not "i.e."
 _US_ACRONYM = re.compile(r"\bUS\b")          # "the US" is a country, not the authors
 
 

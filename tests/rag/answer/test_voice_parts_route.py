@@ -57,3 +57,8 @@ def test_route_accuracy_on_the_typed_dev_questions():
     typed = [q for q in rows if q["type"] in want]
     right = sum(route_question(q["question"]) == want[q["type"]] for q in typed)
     assert right / len(typed) >= 0.9
+
+
+def test_first_person_is_the_authors_voice_not_latin_abbreviations():
+    assert not is_first_person("Permutations of a set, i.e., elements of a group [1].")
+    assert is_first_person("Our method helps [1].") and is_first_person("I think so.")
