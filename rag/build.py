@@ -23,7 +23,10 @@ class Parts:
 
 # -- embedders ---------------------------------------------------------------------------------------------------
 def build_embedder(settings: Settings):
-    """The bundled MiniLM, any sentence-transformers model, or "hash" (no model: quick trials and tests)."""
+    """The bundled MiniLM, any sentence-transformers model, "hash" (no model: quick trials and tests), or an
+    embedding server (RAG_EMBED_BASE_URL) with RAG_EMBEDDER's tokenizer sizing the chunks."""
+    if settings.embed_base_url:
+        return build_server_embedder(settings)
     if settings.embedder == "hash":
         from rag.embed import HashEmbedder
 
@@ -40,6 +43,25 @@ def build_embedder(settings: Settings):
         name = "all-MiniLM-L6-v2" if settings.embedder == "bundled" else path.name
         return TransformersEmbedder(path, name=name, precision=precision)
     return SentenceTransformerEmbedder(settings.embedder, precision=precision)
+
+
+def build_server_embedder(settings: Settings):
+    from pathlib import Path
+
+    from rag.embed import bundled_embedder_path
+    from rag.embed_server import OpenAIEmbedder
+
+    own = settings.embedder not in ("bundled", "hash") and (Path(settings.embedder) / "tokenizer.json").is_file()
+    return OpenAIEmbedder(settings.embed_base_url, settings.embed_model, api_key=settings.embed_api_key,
+                          tokenizer_dir=Path(settings.embedder) if own else bundled_embedder_path(),
+                          batch_size=settings.embed_batch, concurrency=settings.embed_concurrency)
+
+
+def index_folder(settings: Settings):
+    """Where the collection's BM25 index and its generation stamp live."""
+    from rag.live_index import IndexFolder
+
+    return IndexFolder(settings.index_root, settings.collection)
 
 
 # -- the store ---------------------------------------------------------------------------------------------------
@@ -73,7 +95,7 @@ def reset_store(settings: Settings, records, embedder, **kw):
         print(f"The store in {settings.store_dir} cannot be opened; it was moved to {aside} and a new one is "
               "built.", file=sys.stderr)
         client = open_client(settings.store_dir)
-    return rebuild(records, client, settings.collection, embedder, **kw)
+    return rebuild(records, client, settings.collection, embedder, index=index_folder(settings), **kw)
 
 
 def build_parts(settings: Settings, *, progress: bool = True,
@@ -88,7 +110,8 @@ def build_parts(settings: Settings, *, progress: bool = True,
         if progress:
             print("The store is empty: ingesting the bundled abstracts once.", file=sys.stderr)
         papers = load_corpus()
-        ingest(papers, store, embedder, progress=progress, on_batch=on_ingest, total=len(papers))
+        ingest(papers, store, embedder, progress=progress, on_batch=on_ingest, total=len(papers),
+               index=index_folder(settings))
     return Parts(settings, embedder, store, client)
 
 
@@ -161,9 +184,12 @@ def build_pipeline(settings: Settings, *, parts: Parts | None = None, generator=
     if parts is None and generator is None:
         parts, generator = build_parts_and_generator(settings, progress=progress)
     parts = parts or build_parts(settings, progress=progress)
+    from rag.live_index import stderr_line
+
     generator = generator or build_generator(settings)
     retriever = HybridRetriever(parts.store, parts.embedder, fusion=settings.fusion,
-                                passages_per_paper=settings.passages_per_paper, candidates=settings.candidates)
+                                passages_per_paper=settings.passages_per_paper, candidates=settings.candidates,
+                                index=index_folder(settings), say=stderr_line if progress else None)
     checker = SupportChecker(parts.embedder, settings.support)
     summarizer = Summarizer(retriever, generator, checker, config=settings.summary, policy=settings.policy,
                             max_topic_chars=settings.max_question_chars)

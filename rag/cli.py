@@ -14,6 +14,7 @@ EXAMPLES = """examples:
   rag ask "What dataset did they introduce?" --history chat.json --json
   rag ingest --source my_papers.jsonl
   rag ingest --source arxiv-metadata-oai-snapshot.json --category cs.LG --since 2023-01-01
+  rag ingest --source arxiv-metadata-oai-snapshot.json --workers 2 --shard 1/4
   rag ask "Which papers study diffusion models?" --year 2023 --category cs.LG
   rag eval --questions eval/questions.jsonl --out eval/runs/dev
   rag ui
@@ -21,7 +22,8 @@ EXAMPLES = """examples:
 settings (environment): RAG_HOME (data folder, default ./.rag), RAG_GENERATOR (bundled | folder |
 file.gguf | hub id), RAG_EMBEDDER (bundled | sentence-transformers folder or id), RAG_LLM_BASE_URL +
 RAG_LLM_MODEL (+ RAG_LLM_API_KEY) for an OpenAI-compatible server, RAG_BACKEND=transformers|llamacpp|openai|fake,
-RAG_PRECISION=float32|bfloat16|int8 (default auto), RAG_CHROMA_URL for a Chroma server (http://host:port).
+RAG_PRECISION=float32|bfloat16|int8 (default auto), RAG_CHROMA_URL for a Chroma server (http://host:port),
+RAG_EMBED_BASE_URL + RAG_EMBED_MODEL (+ RAG_EMBED_API_KEY, RAG_EMBED_CONCURRENCY) for an embedding server.
 """
 
 
@@ -59,11 +61,16 @@ def _ingest_filter(args):
 
 
 def cmd_ingest(args, settings) -> int:
-    from rag.build import build_embedder, open_store, reset_store
+    from rag.batches import parse_shard
+    from rag.build import build_embedder, index_folder, open_store, reset_store
     from rag.corpus import check_sources, read_corpus
     from rag.ingest import ingest
 
     keep = _ingest_filter(args)
+    shard = parse_shard(args.shard) if args.shard else None
+    if shard and args.reset:
+        raise RagError("--reset cannot be combined with --shard: each machine would replace the whole collection "
+                       "with its share; reset on one machine first, then run the shards without --reset")
     sources = args.source or None
     total = check_sources(sources)          # every file read once: a file-level problem stops before any write
     embedder = build_embedder(settings)
@@ -75,12 +82,13 @@ def cmd_ingest(args, settings) -> int:
                 skipped.write(record.line() + "\n")
 
         records = read_corpus(sources, keep)
-        kw = {"total": total, "on_skip": on_skip, "batch_size": args.batch_size}
+        kw = {"total": total, "on_skip": on_skip, "batch_size": args.batch_size, "workers": args.workers,
+              "shard": shard}
         if args.reset:      # never opens the old collection: it may be from another version or damaged
             report = reset_store(settings, records, embedder, **kw)
         else:
             _, store = open_store(settings, embedder)
-            report = ingest(records, store, embedder, **kw)
+            report = ingest(records, store, embedder, index=index_folder(settings), **kw)
     print(report.line())
     for record in report.examples:
         print(f"  skipped {record.where}: {record.reason}")
@@ -185,6 +193,10 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--year", metavar="YEAR", help="keep only records from YEAR or a range (2020-2023)")
     s.add_argument("--batch-size", type=int, default=64, metavar="N",
                    help="papers embedded and written together (default 64; a kill loses at most one batch)")
+    s.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="batches chunked, embedded and written at the same time (default 1; a kill loses at most N)")
+    s.add_argument("--shard", metavar="I/N",
+                   help="take only the I-th of N shares of the papers (by id), for N machines filling one Chroma server")
     s.set_defaults(func=cmd_ingest)
 
     s = sub.add_parser("ask", help="answer one question with cited papers")
@@ -241,6 +253,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if getattr(args, "batch_size", None) is not None and not 1 <= args.batch_size <= 4096:
         print("rag: error: --batch-size must be between 1 and 4096", file=sys.stderr)
+        return 2
+    if getattr(args, "workers", None) is not None and not 1 <= args.workers <= 64:
+        print("rag: error: --workers must be between 1 and 64", file=sys.stderr)
         return 2
     set_offline_env()
     try:

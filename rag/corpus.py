@@ -13,7 +13,7 @@ from typing import Iterable, Iterator
 from rag.errors import CorpusError
 from rag.filters import RecordFilter
 from rag.formats import PARSERS, SUFFIXES, _lines, file_format
-from rag.records import Record, Skip, normalize_title
+from rag.records import Record, Skip, make_paper_id, normalize_title
 from rag.types import Paper
 
 
@@ -56,8 +56,8 @@ def check_sources(paths: Iterable[Path | str] | None = None) -> int:
 
 def read_corpus(paths: Iterable[Path | str] | None = None, keep: RecordFilter | None = None) -> Iterator[Record]:
     """Every record of the files, in order, one item per record: the Paper, or a Skip for an unusable record,
-    one the filter leaves out, or a duplicate (same id or normalised title as an earlier record, which wins)."""
-    seen: dict[str, str] = {}      # id / normalised title -> where it was first read
+    one the filter leaves out, or a duplicate of an earlier record, which wins (see `duplicate_key`)."""
+    seen: dict[str, str] = {}      # duplicate key -> where it was first read
     for file in corpus_files(paths):
         for where, record in _read_file(file):
             if isinstance(record, Skip):
@@ -67,15 +67,20 @@ def read_corpus(paths: Iterable[Path | str] | None = None, keep: RecordFilter | 
             if why:
                 yield Skip(where, why, "filtered")
                 continue
-            keys = ([f"title:{t}"] if (t := normalize_title(record.title)) else []) + [f"id:{record.paper_id}"]
-            first = next((k for k in keys if k in seen), None)
-            if first:
-                what = "id" if first.startswith("id:") else "title"
-                yield Skip(where, f"same {what} as {seen[first]}", "duplicate")
+            key = duplicate_key(record)
+            if key in seen:
+                what = "title" if key.startswith("title:") else "id"
+                yield Skip(where, f"same {what} as {seen[key]}", "duplicate")
                 continue
-            for k in keys:
-                seen[k] = where
+            seen[key] = where
             yield record
+
+
+def duplicate_key(paper: Paper) -> str:
+    """A record with its own id is one paper per id: "Erratum", "Reply" and the many real papers that share a
+    title stay apart. Only records without an id merge by normalised title (their id is made from it)."""
+    own_id = paper.paper_id != make_paper_id(paper.title)
+    return f"id:{paper.paper_id}" if own_id else f"title:{normalize_title(paper.title) or paper.paper_id}"
 
 
 def load_corpus(paths: Iterable[Path | str] | None = None, keep: RecordFilter | None = None) -> list[Paper]:

@@ -6,12 +6,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from rag.records import Skip
+from rag.batches import BatchRunner, in_shard
 from rag.corpus import check_sources, content_hash, read_corpus
 from rag.embed import Embedder
-from rag.filters import RecordFilter
 from rag.errors import StoreError
+from rag.filters import RecordFilter
+from rag.live_index import IndexFolder, stderr_line
+from rag.records import Skip
 from rag.store import ChromaStore, staging_name
+from rag.store_files import reclaim_space, store_dir_of
 from rag.types import Chunk, Paper
 
 OVERLAP_TOKENS = 32
@@ -46,6 +49,7 @@ class IngestReport:
     errors: int = 0             # unusable records (no abstract, bad JSON, ...)
     duplicates: int = 0
     filtered: int = 0           # left out by the ingest filters (--category, --since, --until)
+    other_shards: int = 0       # papers that --shard I/N leaves to the other machines
     examples: list[Skip] = field(default_factory=list)   # the first unusable records, for the summary
 
     @property
@@ -67,79 +71,113 @@ class IngestReport:
                                                   (self.filtered, "filtered out")) if n]
         return (f"{self.records} records read: {self.added} added, {self.updated} updated, "
                 f"{self.unchanged} unchanged ({self.chunks} chunks written)"
-                + (f"; skipped {', '.join(skipped)}" if skipped else ""))
+                + (f"; skipped {', '.join(skipped)}" if skipped else "")
+                + (f"; {self.other_shards} left to the other shards" if self.other_shards else ""))
+
+
+class _WriteFailed(Exception):
+    """The store refused a batch (a full disk surfaces as a database I/O error from Chroma)."""
+
+
+def write_batch(batch: Sequence[Paper], store: ChromaStore, embedder: Embedder, known: dict) -> tuple[int, int, int]:
+    """Chunk, embed and write whole papers in one store write; (added, updated, chunks)."""
+    chunks = chunk_papers(batch, embedder)
+    vectors = embedder.embed([c.embed_text for c in chunks])
+    replace = [p.paper_id for p in batch if p.paper_id in known]
+    try:
+        store.write_papers(chunks, vectors, {p.paper_id: content_hash(p) for p in batch}, replace=replace)
+    except Exception as e:
+        raise _WriteFailed(_reason(e)) from e
+    return len(batch) - len(replace), len(replace), len(chunks)
 
 
 def ingest(records: Iterable[Paper | Skip], store: ChromaStore, embedder: Embedder, *, batch_size: int = 64,
+           workers: int = 1, shard: tuple[int, int] | None = None, index: IndexFolder | None = None,
            progress: bool = True, total: int | None = None, on_batch: Callable[[int, int], None] | None = None,
            on_skip: Callable[[Skip], None] | None = None) -> IngestReport:
-    """Add new or changed papers from a stream of records, a batch at a time; skipped records are counted.
+    """Add new or changed papers from a stream of records, `workers` batches at a time; skipped records are counted.
 
     A batch's chunks land in one write and the store only counts a paper whose chunks are all there, so a
-    kill (even SIGKILL) loses at most the batch in flight, and running again skips every finished paper.
-    Memory holds one batch and the store's paper hashes, whatever the size of the input.
+    kill (even SIGKILL) loses at most the batches in flight, and running again skips every finished paper.
+    Memory holds `workers` + 1 batches and the store's paper hashes, whatever the size of the input. With an
+    `index` folder, its stamp is bumped after every batch and the BM25 index is rebuilt once at the end.
     """
     known = store.paper_hashes()
     report = IngestReport()
-    bar = None
-    if progress:
-        from tqdm import tqdm
+    bar = _progress_bar(total) if progress else None
+    counted = 0                 # records whose batch has landed, or that needed no write
 
-        bar = tqdm(total=total, unit="paper", desc="ingest", file=sys.stderr, dynamic_ncols=True, smoothing=0.05)
-    batch: list[Paper] = []
-    pending = 0                 # records read but not yet counted on the bar (their batch is not written yet)
-
-    def advance() -> None:
-        nonlocal pending
+    def advance(n: int) -> None:
+        nonlocal counted
+        counted += n
         if bar:
-            bar.update(pending)
-        pending = 0
+            bar.update(n)
         if on_batch:
-            on_batch(report.records, total or 0)
+            on_batch(counted, total or 0)
 
-    def write() -> None:
-        chunks = chunk_papers(batch, embedder)
-        vectors = embedder.embed([c.embed_text for c in chunks])
-        replace = [p.paper_id for p in batch if p.paper_id in known]
-        try:
-            store.write_papers(chunks, vectors, {p.paper_id: content_hash(p) for p in batch}, replace=replace)
-        except Exception as e:   # a full disk surfaces as a database I/O error from Chroma
-            raise StoreError(f"could not write to the store after {report.added + report.updated} new papers "
-                             f"({_reason(e)}); the papers written before are kept: free disk space if it is "
-                             "full and run the same command again") from e
-        report.updated += len(replace)
-        report.added += len(batch) - len(replace)
-        report.chunks += len(chunks)
-        batch.clear()
+    def done(result: tuple, records_in_batch: int) -> None:
+        added, updated, chunks = result
+        report.added, report.updated, report.chunks = report.added + added, report.updated + updated, \
+            report.chunks + chunks
+        if index is not None:
+            index.bump()        # a running chat takes a fresh view of the store before its next question
         if bar:
             bar.set_postfix(added=report.added, skipped=report.errors + report.duplicates + report.filtered,
                             refresh=False)
-        advance()
+        advance(records_in_batch)
 
+    batches = BatchRunner(workers, done)
     try:
-        for record in records:
-            report.records += 1
-            pending += 1
-            if isinstance(record, Skip):
-                report.skip(record)
-                if on_skip:
-                    on_skip(record)
-            elif known.get(record.paper_id) == content_hash(record):
-                report.unchanged += 1
-            else:
-                batch.append(record)
-            if len(batch) >= batch_size:
-                write()
-            elif not batch and pending >= 256:
-                advance()       # nothing waiting to be written: show the unchanged and skipped records go by
-        if batch:
-            write()
-        elif pending:
-            advance()
+        _feed(records, report, known, shard, batch_size, on_skip, advance,
+              lambda papers, n: batches.submit(lambda: write_batch(papers, store, embedder, known), n))
+        batches.drain()
+    except _WriteFailed as e:
+        raise StoreError(f"could not write to the store after {report.added + report.updated} new papers "
+                         f"({e}); the papers written before are kept: free disk space if it is full and run "
+                         "the same command again") from e.__cause__
     finally:
+        batches.close()
         if bar:
             bar.close()
+    if index is not None:
+        index.refresh(store, say=stderr_line if progress else None)
     return report
+
+
+def _feed(records, report: IngestReport, known: dict, shard, batch_size: int, on_skip, advance,
+          submit: Callable[[list[Paper], int], None]) -> None:
+    """Sort each record (skipped, another shard's, unchanged, or to write) and hand full batches to `submit`."""
+    batch: list[Paper] = []
+    pending = 0                 # records read since the last hand-over (counted when their batch lands)
+    for record in records:
+        report.records += 1
+        pending += 1
+        if isinstance(record, Skip):
+            report.skip(record)
+            if on_skip:
+                on_skip(record)
+        elif not in_shard(record.paper_id, shard):
+            report.other_shards += 1
+        elif known.get(record.paper_id) == content_hash(record):
+            report.unchanged += 1
+        else:
+            batch.append(record)
+        if len(batch) >= batch_size:
+            submit(batch, pending)
+            batch, pending = [], 0
+        elif not batch and pending >= 256:
+            advance(pending)    # nothing waiting to be written: show the unchanged and skipped records go by
+            pending = 0
+    if batch:
+        submit(batch, pending)
+    elif pending:
+        advance(pending)
+
+
+def _progress_bar(total: int | None):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="paper", desc="ingest", file=sys.stderr, dynamic_ncols=True, smoothing=0.05)
 
 
 def ingest_sources(paths: Sequence[Path | str] | None, store: ChromaStore, embedder: Embedder, *,
@@ -169,11 +207,12 @@ def _names(client) -> set[str]:
     return {getattr(c, "name", c) for c in client.list_collections()}
 
 
-def rebuild(records: Iterable[Paper | Skip], client, name: str, embedder: Embedder, **kw) -> IngestReport:
+def rebuild(records: Iterable[Paper | Skip], client, name: str, embedder: Embedder, *,
+            index: IndexFolder | None = None, **kw) -> IngestReport:
     """Build a fresh collection beside the old one, which stays in use until the new one is complete.
 
-    The swap renames the old collection aside, the new one in, then drops the old one; a kill between
-    the two renames is undone by `recover_swap` the next time the store opens.
+    The swap renames the old collection aside, the new one in, then drops the old one and gives its disk
+    space back; a kill between the two renames is undone by `recover_swap` the next time the store opens.
     """
     staging, previous = staging_name(name), previous_name(name)
     recover_swap(client, name)
@@ -197,7 +236,21 @@ def rebuild(records: Iterable[Paper | Skip], client, name: str, embedder: Embedd
         raise
     if had_old:
         _drop(client, previous)
+    _after_swap(client, fresh, index, say=stderr_line if kw.get("progress", True) else None)
     return report
+
+
+def _after_swap(client, store: ChromaStore, index: IndexFolder | None, say=None) -> None:
+    """Remove the dropped collection's files, then tell readers and build the new collection's BM25 index."""
+    folder = store_dir_of(client)
+    if folder is not None:
+        why = reclaim_space(folder)
+        if why and say:
+            say(f"the space the old collection held in chroma.sqlite3 was not given back ({why}); "
+                f"it is when nothing else has the store open: chroma vacuum --path {folder} --force")
+    if index is not None:
+        index.bump()
+        index.build(store, say=say)
 
 
 def recover_swap(client, name: str) -> None:

@@ -99,6 +99,12 @@ class Settings:
     fusion: str = "relative_score"           # RAG_FUSION: BM25 + dense fusion; beat reciprocal_rerank on dev recall
     passages_per_paper: int = 1              # passages of each paper kept per hit (the prompt takes its own sentences)
     candidates: int = 40                     # chunks taken from each ranking before fusion
+    # an embedding server instead of the local embedder
+    embed_base_url: str = ""                 # RAG_EMBED_BASE_URL: an OpenAI-compatible server (http://host:port/v1) embeds instead of this machine
+    embed_model: str = ""                    # RAG_EMBED_MODEL: the model name on that server; its last part is the embedder's name in the store
+    embed_api_key: str = ""                  # RAG_EMBED_API_KEY (optional)
+    embed_concurrency: int = 4               # RAG_EMBED_CONCURRENCY: requests in flight; 4 keeps a server busy while answers travel back
+    embed_batch: int = 32                    # RAG_EMBED_BATCH: texts per request; 32 is the default batch cap of infinity and TEI
     # answering
     max_new_tokens: int = 160                # RAG_MAX_NEW_TOKENS: three short sentences fit
     max_question_chars: int = 2000           # longer is a pasted document, not a question
@@ -116,6 +122,16 @@ class Settings:
     def models_dir(self) -> Path:
         return self.models_home or self.home / "models"
 
+    @property
+    def index_root(self) -> Path:
+        """The BM25 indexes: beside the embedded store, or in a folder named for the Chroma server."""
+        if not self.chroma_url:
+            return self.home / "bm25"
+        from urllib.parse import urlparse
+
+        u = urlparse(self.chroma_url if "://" in self.chroma_url else f"http://{self.chroma_url}")
+        return self.home / f"bm25-{u.hostname or 'server'}-{u.port or 8000}"
+
 
 DEFAULTS = Settings()
 
@@ -124,6 +140,8 @@ _ENV = {
     "RAG_BACKEND": "backend", "RAG_PRECISION": "precision", "RAG_LLM_BASE_URL": "llm_base_url", "RAG_LLM_MODEL": "llm_model",
     "RAG_LLM_API_KEY": "llm_api_key", "RAG_COLLECTION": "collection", "RAG_CHROMA_URL": "chroma_url", "RAG_FUSION": "fusion",
     "RAG_TOP_K": "top_k", "RAG_MAX_NEW_TOKENS": "max_new_tokens",
+    "RAG_EMBED_BASE_URL": "embed_base_url", "RAG_EMBED_MODEL": "embed_model", "RAG_EMBED_API_KEY": "embed_api_key",
+    "RAG_EMBED_CONCURRENCY": "embed_concurrency", "RAG_EMBED_BATCH": "embed_batch",
 }
 _POLICY_ENV = {"RAG_CONTEXT_PAPERS": "context_papers"}      # a prompt-size knob (docs/evaluation.md measures it)
 

@@ -6,6 +6,7 @@ from typing import Iterator, Sequence
 
 from rag.errors import StoreError
 from rag.filters import CATEGORY_KEY
+from rag.store_files import store_dir_of
 from rag.types import Chunk, Paper
 
 SCHEMA = 1                      # bump when the stored layout changes; old stores then ask for --reset
@@ -113,12 +114,14 @@ class _Guarded:
 class ChromaStore:
     """One Chroma collection of chunks; each paper's chunks are written in one call."""
 
-    def __init__(self, client, name: str = "papers", *, embedder_name: str = ""):
+    def __init__(self, client, name: str = "papers", *, embedder_name: str = "", create: bool = True):
         self.client, self.name, self.embedder_name = client, name, embedder_name
+        guarded = _Guarded(client)
         try:
-            self._col = _Guarded(_Guarded(client).get_or_create_collection(
+            self._col = _Guarded(guarded.get_or_create_collection(
                 name, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None,
-                metadata={"schema": SCHEMA, "embedder": embedder_name}))
+                metadata={"schema": SCHEMA, "embedder": embedder_name}) if create else
+                guarded.get_collection(name, embedding_function=None))
             meta = self._col.metadata or {}
         except StoreError:
             raise
@@ -156,10 +159,16 @@ class ChromaStore:
     def count_chunks(self) -> int:
         return self._col.count()
 
-    def iter_chunks(self) -> Iterator[tuple[str, str, dict]]:
-        """(chunk_id, passage, metadata) for every chunk, a page at a time."""
-        for page in self._pages(["documents", "metadatas"]):
-            yield from zip(page["ids"], page["documents"], page["metadatas"])
+    @property
+    def collection_id(self) -> str:
+        """Chroma's id of the collection: kept by a rename, new after a reset."""
+        return str(self._col.id)
+
+    def iter_chunks(self, documents: bool = True) -> Iterator[tuple[str, str, dict]]:
+        """(chunk_id, passage, metadata) for every chunk, a page at a time (passage "" without `documents`)."""
+        for page in self._pages(["documents", "metadatas"] if documents else ["metadatas"]):
+            yield from zip(page["ids"], page["documents"] if documents else [""] * len(page["ids"]),
+                           page["metadatas"])
 
     def iter_embedded_chunks(self) -> Iterator[tuple[str, str, dict, list[float]]]:
         """(chunk_id, passage, metadata, stored embedding) for every chunk, a page at a time."""
@@ -176,10 +185,29 @@ class ChromaStore:
             yield page
             offset += len(page["ids"])
 
+    def chunks(self, chunk_ids: Sequence[str]) -> dict[str, tuple[str, dict]]:
+        """chunk_id -> (passage, metadata) for those of the ids that are in the store."""
+        ids = list(dict.fromkeys(chunk_ids))
+        if not ids:
+            return {}
+        res = self._col.get(ids=ids, include=["documents", "metadatas"])
+        return {cid: (doc, meta) for cid, doc, meta in zip(res["ids"], res["documents"], res["metadatas"])}
+
+    def reopen(self) -> "ChromaStore":
+        """A new view of the same collection name. An embedded client keeps its vector index in memory and
+        does not see what another process wrote since, so it is opened afresh; a server's view is live."""
+        client, folder = self.client, store_dir_of(self.client)
+        if folder is not None:
+            from chromadb.api.shared_system_client import SharedSystemClient
+
+            SharedSystemClient.clear_system_cache()     # else Chroma hands back the cached client of this path
+            client = open_client(folder)
+        return ChromaStore(client, self.name, embedder_name=self.embedder_name, create=False)
+
     def paper_hashes(self) -> dict[str, str]:
         """paper_id -> content hash of every complete paper in the store."""
         hashes, counts, expected = {}, {}, {}
-        for _, _, meta in self.iter_chunks():
+        for _, _, meta in self.iter_chunks(documents=False):
             pid = meta["paper_id"]
             hashes[pid] = meta["hash"]
             counts[pid] = counts.get(pid, 0) + 1
@@ -188,8 +216,7 @@ class ChromaStore:
 
     def query(self, embedding: Sequence[float], n: int, where: dict | None = None) -> list[tuple[str, float]]:
         """(chunk_id, cosine similarity) of the n nearest chunks."""
-        n = min(n, self.count_chunks())
-        if n <= 0:
+        if n <= 0:      # no count() first: Chroma counts by scanning (19 ms at 284,000 chunks), and caps n itself
             return []
         res = self._col.query(query_embeddings=[list(embedding)], n_results=n, where=where, include=["distances"])
         return [(cid, 1.0 - d) for cid, d in zip(res["ids"][0], res["distances"][0])]

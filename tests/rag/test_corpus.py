@@ -216,6 +216,29 @@ def test_duplicates_across_files_merge_by_title_or_id_and_say_where_the_first_is
                                                    ("duplicate", f"same id as {c}:1")]
 
 
+def test_arxiv_records_that_share_a_title_are_all_kept_and_only_a_repeated_id_is_a_duplicate(tmp_path):
+    f = tmp_path / "arxiv.jsonl"
+    rows = [("2301.00001", "Erratum", "Corrects Table 2 of the lattice paper."),
+            ("2302.00002", "Erratum", "Corrects the proof of Lemma 3 on sparse graphs."),
+            ("2303.00003", "Reply to Comment", "We answer the comment on our spin-glass result."),
+            ("2304.00004", "reply to  comment!", "We answer the comment on our dark-matter bound."),
+            ("2301.00001", "Erratum", "The same record again, later in the file.")]
+    f.write_text("".join(json.dumps({**ARXIV, "id": i, "title": t, "abstract": a}) + "\n" for i, t, a in rows))
+    papers, skips = _records([f])
+    assert [p.paper_id for p in papers] == ["2301.00001", "2302.00002", "2303.00003", "2304.00004"]
+    assert [(s.kind, s.reason) for s in skips] == [("duplicate", f"same id as {f}:1")]
+
+
+def test_records_without_ids_still_merge_by_title_but_not_with_records_that_have_one(tmp_path):
+    f = tmp_path / "mixed.jsonl"
+    rows = [{"title": "Deep Sets", "abstract": "A."}, {"title": "deep   sets", "abstract": "B."},
+            {"id": "1703.06114", "title": "Deep Sets", "abstract": "C."}]
+    f.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    papers, skips = _records([f])
+    assert [p.abstract for p in papers] == ["A.", "C."]
+    assert [(s.kind, s.reason) for s in skips] == [("duplicate", f"same title as {f}:1")]
+
+
 def test_folder_is_read_recursively_in_every_format(tmp_path):
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "x.txt").write_text("T\nA.\n")

@@ -56,9 +56,10 @@ def dated_store(tmp_path, tiny_papers):
 
 
 def test_retrieval_returns_only_papers_that_match_the_filter(dated_store):
-    from rag.retrieve import HybridRetriever
+    from rag.retrieve import HybridRetriever, paper_of
 
     store, embedder, papers = dated_store
+    by_id = {p.paper_id: p for p in papers}
     retriever = HybridRetriever(store, embedder)
     query = "language models representations"
     everything = retriever.retrieve(query, 6)
@@ -69,8 +70,8 @@ def test_retrieval_returns_only_papers_that_match_the_filter(dated_store):
         expected = {p.paper_id for p in papers if matches(p, where)}
         assert hits and {h.paper.paper_id for h in hits} <= expected, where
         dense, sparse = retriever.rankings(query, where=where)
-        rows = [retriever._rows[i].paper for i, _ in dense + sparse]
-        assert rows and all(matches(p, where) for p in rows)
+        ranked = [by_id[paper_of(cid)] for cid, _ in dense + sparse]
+        assert ranked and all(matches(p, where) for p in ranked)
     assert retriever.facets() == {"years": [2024, 2023, 2022, 2021], "categories": ["cs.LG", "cs.CL", "cs.CV", "stat.ML"]}
 
 
@@ -78,7 +79,7 @@ def test_bm25_finds_the_filtered_papers_even_when_others_rank_higher(tmp_path):
     """The filter masks BM25 before ranking: a narrow filter is not starved by the unfiltered top list."""
     from rag.embed import HashEmbedder
     from rag.ingest import ingest
-    from rag.retrieve import HybridRetriever
+    from rag.retrieve import HybridRetriever, paper_of
     from rag.settings import DEFAULTS
     from rag.store import ChromaStore, open_client
 
@@ -93,9 +94,9 @@ def test_bm25_finds_the_filtered_papers_even_when_others_rank_higher(tmp_path):
     retriever = HybridRetriever(store, embedder)
     query = "hyperbolic embeddings hierarchies"
     _, unfiltered = retriever.rankings(query)
-    assert "w" not in {retriever._rows[i].paper.paper_id for i, _ in unfiltered}    # out of the unfiltered top list
+    assert "w" not in {paper_of(cid) for cid, _ in unfiltered}    # out of the unfiltered top list
     _, sparse = retriever.rankings(query, where=where_filter(None, ["cs.CV"]))
-    assert [retriever._rows[i].paper.paper_id for i, _ in sparse] == ["w"]
+    assert [paper_of(cid) for cid, _ in sparse] == ["w"]
 
 
 def test_pipeline_answers_from_the_filtered_papers_and_abstains_when_none_match(dated_store):

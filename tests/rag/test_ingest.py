@@ -90,12 +90,13 @@ def _store_state(home) -> dict:
 
 
 @pytest.mark.slow
-def test_sigkilled_ingest_resumes_without_redoing_finished_batches(tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigkilled_ingest_resumes_without_redoing_finished_batches(tmp_path, workers):
     n = 1000
     source = bench.write_arxiv_jsonl(bench.synthetic_papers(n), tmp_path / "arxiv.jsonl")
     home = tmp_path / "home"
     home.mkdir()
-    proc = _run(["ingest", "--source", str(source), "--batch-size", "8"], home)
+    proc = _run(["ingest", "--source", str(source), "--batch-size", "8", "--workers", str(workers)], home)
     progress = bytearray()
 
     def read_progress():
@@ -120,7 +121,7 @@ def test_sigkilled_ingest_resumes_without_redoing_finished_batches(tmp_path):
     assert 40 <= killed["complete"] < n, killed
     assert killed["papers"] == killed["complete"]           # no paper left half-written
 
-    rerun = _run(["ingest", "--source", str(source)], home)
+    rerun = _run(["ingest", "--source", str(source), "--workers", str(workers)], home)
     out, err = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, err.decode()[-500:]
     line = out.decode().splitlines()[0]
@@ -147,7 +148,7 @@ def test_ingest_command_reports_skips_and_writes_every_reason(tmp_path):
     assert f"skipped {source}:2: not valid JSON" in text and f"skipped {source}:3: no abstract" in text
     listed = (home / "ingest-skipped.txt").read_text().splitlines()
     assert listed == [f"{source}:2: error: not valid JSON (Expecting property name enclosed in double quotes)",
-                      f"{source}:3: error: no abstract", f"{source}:5: duplicate: same title as {source}:1"]
+                      f"{source}:3: error: no abstract", f"{source}:5: duplicate: same id as {source}:1"]
 
 
 @pytest.mark.parametrize("args,message", [

@@ -96,3 +96,26 @@ def llama_server_argv(gguf: Path, port: int, threads: int = 2) -> list[str]:
     """llama-cpp-python's OpenAI-compatible server serving one GGUF."""
     return [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", LLAMA_SERVER_MODEL,
             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_threads", str(threads)]
+
+
+INFINITY = Path(__file__).resolve().parents[2] / ".venv-infinity" / "bin" / "infinity_emb"
+EMBED_SERVER_MODEL = "all-MiniLM-L6-v2"          # the name infinity serves the bundled folder under
+
+
+def require_infinity() -> None:
+    """Skip (or fail, when RAG_REQUIRE_SERVERS=1) unless scripts/setup_infinity.sh has installed the server."""
+    if INFINITY.exists():
+        return
+    message = f"{INFINITY} is missing (bash scripts/setup_infinity.sh installs it)"
+    if os.environ.get("RAG_REQUIRE_SERVERS") == "1":
+        pytest.fail(message + "; RAG_REQUIRE_SERVERS=1 asks for the real servers", pytrace=False)
+    pytest.skip(message)
+
+
+def infinity_argv(model_dir: Path, port: int) -> tuple[list[str], dict]:
+    """infinity-emb serving a sentence-transformers folder at /v1/embeddings, offline and without telemetry."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "DO_NOT_TRACK": "1",
+           "INFINITY_ANONYMOUS_USAGE_STATS": "0", "OMP_NUM_THREADS": "2"}
+    return [str(INFINITY), "v2", "--model-id", str(model_dir), "--served-model-name", EMBED_SERVER_MODEL,
+            "--url-prefix", "/v1", "--host", "127.0.0.1", "--port", str(port), "--engine", "torch",
+            "--device", "cpu", "--no-bettertransformer", "--log-level", "warning"], env
