@@ -117,6 +117,12 @@ def mentions(term: Term, paper: Paper) -> bool:
     return (plain or not term.name) and bool(term.stems) and set(term.stems) <= paper_stems(paper)
 
 
+def foreign_names(claim: str, cited: Sequence[Paper]) -> list[Term]:
+    """The names a claim uses that none of its cited papers mentions: "MERU proposes ... [2]" where only paper 1
+    is about MERU. The sentence may be backed as a whole while it gives one paper's method to another."""
+    return [t for t in key_terms(claim) if t.name and not any(mentions(t, p) for p in cited)]
+
+
 def quoted(terms: Sequence[Term]) -> str:
     """'A', 'A' and 'B', or 'A', 'B' and 'C'."""
     names = [f"'{t.text}'" for t in terms]

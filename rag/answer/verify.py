@@ -1,7 +1,8 @@
 """Each sentence of a draft, checked before it is shown; once shown, it stays.
 
 A sentence is shown when it is
-  supported   - the paper it cites backs it (rag.answer.citations), markers attached or repaired;
+  supported   - the paper it cites backs it (rag.answer.citations), markers attached or repaired, and
+                every name it uses ("MERU", "WordNet") is one that paper mentions;
   responsive  - it says more than the question, and most of what it adds comes from the cited paper;
   new         - not a repeat of a shown sentence, not the question echoed back;
 and it is rewritten into the third person ("We propose" -> "The authors propose"). Each shown sentence is
@@ -16,7 +17,7 @@ from typing import Sequence
 from rag.answer.citations import SupportChecker, check_citations
 from rag.answer.parts import asks_quantity
 from rag.answer.voice import is_echo, third_person
-from rag.answer.grounding import ASK_WORDS
+from rag.answer.grounding import ASK_WORDS, foreign_names, quoted
 from rag.text import content_words, markers_in, numbers_in, split_sentences, stems, strip_markers
 from rag.types import CheckedSentence, Citation, Hit
 
@@ -67,6 +68,9 @@ class Verifier:
         if len(checked.sentences) != 1 or not checked.sentences[0].supported:
             return "no cited paper backs it"
         s = checked.sentences[0]
+        names = foreign_names(strip_markers(s.text), [self.hits[n - 1].paper for n in s.markers])
+        if names:
+            return f"names {quoted(names)}, which its cited paper never mentions"
         if not self.responsive(s):
             return "does not answer the question"
         part = self.part_for(strip_markers(s.text))
