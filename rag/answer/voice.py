@@ -22,13 +22,26 @@ _THIRD_PERSON = [
 _SOURCE_PREAMBLE = re.compile(r"^(?:the\s+)?(?:first|second|third|fourth|fifth|last|\d+(?:st|nd|rd|th))\s+"
                               r"(?:source|paper|abstract)\s+(?:states|says|shows|finds|reports|mentions|notes)\s+that\s+",
                               re.I)
+# "The second source proposes X [2]": the same pointing, as the sentence's subject; the marker names the paper.
+_SOURCE_SUBJECT = re.compile(r"^(?:the\s+)?(?:first|second|third|fourth|fifth|last|\d+(?:st|nd|rd|th))\s+"
+                             r"(?:source|paper|abstract)\b", re.I)
+# "To this end, X" / "Based on these findings, X": a copied sentence's link to the abstract sentence before it,
+# which the answer does not show; out of its paragraph it points at nothing, so it is dropped.
+_DANGLING_LINK = re.compile(
+    r"^(?:to this end|to that end|for this purpose|to do so|to do this|here|specifically|concretely|in particular|"
+    r"moreover|furthermore|further|additionally|in addition|also|then|finally|thus|therefore|hence|consequently|"
+    r"as a result|instead|in this way|overall|"
+    r"(?:based on|building on|motivated by|inspired by|guided by) (?:this|these|that|those|such)"
+    r"(?: \w+){0,2}|to (?:address|tackle|solve|overcome|bridge|fill|mitigate|remedy|alleviate|handle) "
+    r"(?:this|these|that|those|such)(?: \w+){0,2}|with this in mind),\s+", re.I)
 FIRST_PERSON = re.compile(r"\b(?:[Ww]e|[Oo]urs?|us|[Oo]urselves|[Mm]y|me)\b|\bI\b(?![.'’])")     # not "i.e."
 _US_ACRONYM = re.compile(r"\bUS\b")          # "the US" is a country, not the authors
 
 
 def third_person(sentence: str) -> str:
     """The sentence about the paper's authors instead of in their voice; its first letter capitalised."""
-    out = _SOURCE_PREAMBLE.sub("", sentence)
+    out = _DANGLING_LINK.sub("", _SOURCE_PREAMBLE.sub("", sentence.lstrip()))
+    out = _SOURCE_SUBJECT.sub("This paper", out)
     for pattern, replacement in _THIRD_PERSON:
         if "{0}" in replacement:
             out = pattern.sub(lambda m: replacement.format(m.group(0).rsplit(None, 1)[0].rstrip(",") + ","), out)

@@ -12,7 +12,16 @@ from tests.support.data import REPO
 @pytest.mark.parametrize("sentence,expected", [
     ("We propose SIE, a predictor [1].", "The authors propose SIE, a predictor [1]."),
     ("In this paper, we show that our method works.", "The authors show that their method works."),
-    ("Here, we introduce 3DIEBench [2].", "Here, the authors introduce 3DIEBench [2]."),
+    ("Here, we introduce 3DIEBench [2].", "The authors introduce 3DIEBench [2]."),
+    # a copied sentence's link to the abstract sentence before it points at nothing in the answer
+    ("To this end, we introduce PANTHER [2].", "The authors introduce PANTHER [2]."),
+    ("Based on these discoveries, we propose TruthPrInt [1].", "The authors propose TruthPrInt [1]."),
+    ("Specifically, using diffusion geometry, we build densities [3].",
+     "Using diffusion geometry, the authors build densities [3]."),
+    ("Given that X holds, Y follows [1].", "Given that X holds, Y follows [1]."),
+    ("Then we run X.", "Then the authors run X."),
+    ("The second source proposes a probing method [6].", "This paper proposes a probing method [6]."),
+    ("The first source states that X works [1].", "X works [1]."),
     ("Experiments show it helps us.", "Experiments show it helps them."),
     ("The US census data is used.", "The US census data is used."),
 ])
