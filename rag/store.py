@@ -10,6 +10,10 @@ from rag.store_files import store_dir_of
 from rag.types import Chunk, Paper
 
 SCHEMA = 1                      # bump when the stored layout changes; old stores then ask for --reset
+# Chroma's HNSW search explores ef_search candidates (default 100). A store opened after a second ingest had a
+# graph in which the 100 did not always reach a new paper's chunk: the same query found it (cosine 0.61) in 5 of
+# 8 fresh processes and missed it in 3 (tests/rag/test_live_collection.py); at 500 it was found in 8 of 8.
+EF_SEARCH = 500
 PAGE = 5000                     # rows per `get` page when reading the whole collection
 
 
@@ -119,7 +123,7 @@ class ChromaStore:
         guarded = _Guarded(client)
         try:
             self._col = _Guarded(guarded.get_or_create_collection(
-                name, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None,
+                name, configuration={"hnsw": {"space": "cosine", "ef_search": EF_SEARCH}}, embedding_function=None,
                 metadata={"schema": SCHEMA, "embedder": embedder_name}) if create else
                 guarded.get_collection(name, embedding_function=None))
             meta = self._col.metadata or {}
@@ -134,6 +138,14 @@ class ChromaStore:
         if embedder_name and meta.get("embedder") not in (embedder_name, "", None):
             raise StoreError(f"store was built with embedder {meta.get('embedder')!r}, not {embedder_name!r}; "
                              "rebuild it with: rag ingest --reset")
+        if create:
+            self._widen_search()
+
+    def _widen_search(self) -> None:
+        """Stores made before EF_SEARCH get it too (a search setting Chroma lets change in place)."""
+        hnsw = (getattr(self._col, "configuration", None) or {}).get("hnsw") or {}
+        if hnsw and hnsw.get("ef_search", EF_SEARCH) < EF_SEARCH:
+            self._col.modify(configuration={"hnsw": {"ef_search": EF_SEARCH}})
 
     # -- writing -------------------------------------------------------------------------
     def write_papers(self, chunks: Sequence[Chunk], embeddings: Sequence[Sequence[float]],

@@ -112,3 +112,14 @@ def test_requests_to_a_server_are_time_limited_and_a_lost_server_is_a_store_erro
         ingest(tiny_papers, store, HashEmbedder(), progress=False)
     with pytest.raises(StoreError, match="lost the Chroma server"):
         store.count_chunks()
+
+
+def test_search_explores_ef_search_candidates_also_in_stores_made_before(client):
+    from rag.store import EF_SEARCH, SCHEMA
+
+    assert ChromaStore(client, "new")._col.configuration["hnsw"]["ef_search"] == EF_SEARCH
+    client.create_collection("old", configuration={"hnsw": {"space": "cosine"}}, embedding_function=None,
+                             metadata={"schema": SCHEMA, "embedder": ""})       # Chroma's default ef_search
+    assert client.get_collection("old").configuration["hnsw"]["ef_search"] < EF_SEARCH
+    ChromaStore(client, "old")
+    assert client.get_collection("old").configuration["hnsw"]["ef_search"] == EF_SEARCH
