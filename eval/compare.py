@@ -41,11 +41,12 @@ def table(runs: dict[str, dict]) -> str:
         groups = {name: (s if t == "all" else s["by_type"].get(t, {})) for name, s in runs.items()}
         n = "/".join(str(g.get("n", "–")) for g in groups.values())
         for key, label, only in ROWS:
-            if only and t not in (only, "all") or (t == "unanswerable" and key != "abstention_recall"
-                                                   and key not in ("latency_p50_s",)):
+            if only and t not in (only, "all"):
                 continue
+            if t == "unanswerable" and key not in ("abstention_recall", "latency_p50_s"):
+                continue        # no gold papers or keywords: only whether it was refused, and how fast
             values = [g.get(key) for g in groups.values()]
-            if all(v is None for v in values) or (t != "all" and key == "abstention_recall" and t != "unanswerable"):
+            if all(v is None for v in values):
                 continue
             lines.append(f"| {t} ({n}) | {label} | " + " | ".join(fmt(key, v) for v in values) + " |")
     return "\n".join(lines)

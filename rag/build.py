@@ -179,13 +179,12 @@ def build_pipeline(settings: Settings, *, parts: Parts | None = None, generator=
     from rag.answer.citations import SupportChecker
     from rag.answer.pipeline import Pipeline
     from rag.answer.summarize import Summarizer
+    from rag.live_index import stderr_line
     from rag.retrieve import HybridRetriever
 
     if parts is None and generator is None:
         parts, generator = build_parts_and_generator(settings, progress=progress)
     parts = parts or build_parts(settings, progress=progress)
-    from rag.live_index import stderr_line
-
     generator = generator or build_generator(settings)
     retriever = HybridRetriever(parts.store, parts.embedder, fusion=settings.fusion,
                                 passages_per_paper=settings.passages_per_paper, candidates=settings.candidates,

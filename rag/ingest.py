@@ -117,8 +117,9 @@ def ingest(records: Iterable[Paper | Skip], store: ChromaStore, embedder: Embedd
 
     def done(result: tuple, records_in_batch: int) -> None:
         added, updated, chunks = result
-        report.added, report.updated, report.chunks = report.added + added, report.updated + updated, \
-            report.chunks + chunks
+        report.added += added
+        report.updated += updated
+        report.chunks += chunks
         if index is not None:
             index.bump()        # a running chat takes a fresh view of the store before its next question
         if bar:

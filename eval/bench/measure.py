@@ -90,14 +90,15 @@ import json, time
 stamps = {}
 from rag.settings import set_offline_env, settings_from_env
 set_offline_env()
-from rag.build import build_parts_and_generator
+from rag.build import build_parts_and_generator, index_folder
 from rag.retrieve import HybridRetriever
 s = settings_from_env()
 stamps["imports"] = time.time()
 parts, generator = build_parts_and_generator(s, progress=False)
 stamps["models_and_store"] = time.time()
-HybridRetriever(parts.store, parts.embedder, fusion=s.fusion, passages_per_paper=s.passages_per_paper)
-stamps["generator"] = stamps["retriever"] = time.time()
+HybridRetriever(parts.store, parts.embedder, fusion=s.fusion, passages_per_paper=s.passages_per_paper,
+                index=index_folder(s))      # as rag.build.build_pipeline: the saved BM25 index
+stamps["retriever"] = time.time()
 print("READY " + json.dumps(stamps))
 """
 
@@ -118,7 +119,7 @@ def time_to_ready(env: dict[str, str], *, timeout: float = 1800) -> dict:
     steps, prev = {}, t0
     for name in ("imports", "models_and_store", "retriever"):
         steps[name + "_s"], prev = _r(stamps[name] - prev), stamps[name]
-    return {"seconds": _r(stamps["generator"] - t0), "steps": steps}
+    return {"seconds": _r(stamps["retriever"] - t0), "steps": steps}
 
 
 # -- answers ---------------------------------------------------------------------------------------------

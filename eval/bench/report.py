@@ -17,6 +17,8 @@ TARGETS = {
     "answers_vs_baseline": (">=", 0, "correct answers, ours - baseline"),
     "summary_10_papers_s": ("<=", 30.0, "s"),
 }
+
+
 def check_targets(result: dict) -> dict:
     """Each target of the issue: value, threshold and pass (None when not measured)."""
     ours, base = result["answers"].get("ours") or {}, result["answers"].get("baseline")

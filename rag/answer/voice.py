@@ -9,9 +9,6 @@ from rag.text import content_words, strip_markers
 # (pattern, replacement); applied in order. "we"/"our"/"us" of a copied abstract sentence are the authors'.
 _THIRD_PERSON = [
     (re.compile(r"\b(?:in|within)\s+this\s+(?:paper|work|study|article),?\s+we\b", re.I), "the authors"),
-    (re.compile(r"\b(?:here|to this end|to do so|to that end|specifically|finally|first|second|then|"
-                r"additionally|moreover|furthermore|further|in addition|overall|concretely|instead|"
-                r"in particular|as a result|thus|therefore),\s+we\b", re.I), "{0} the authors"),
     (re.compile(r"\bwe\b", re.I), "the authors"),
     (re.compile(r"\bours\b", re.I), "theirs"),
     (re.compile(r"\bour\b", re.I), "their"),
@@ -19,12 +16,10 @@ _THIRD_PERSON = [
     (re.compile(r"\bourselves\b", re.I), "themselves"),
 ]
 # "The first source states that X": the model pointing at its prompt's layout; the marker already says which.
-_SOURCE_PREAMBLE = re.compile(r"^(?:the\s+)?(?:first|second|third|fourth|fifth|last|\d+(?:st|nd|rd|th))\s+"
-                              r"(?:source|paper|abstract)\s+(?:states|says|shows|finds|reports|mentions|notes)\s+that\s+",
-                              re.I)
+_NTH_SOURCE = r"^(?:the\s+)?(?:first|second|third|fourth|fifth|last|\d+(?:st|nd|rd|th))\s+(?:source|paper|abstract)"
+_SOURCE_PREAMBLE = re.compile(_NTH_SOURCE + r"\s+(?:states|says|shows|finds|reports|mentions|notes)\s+that\s+", re.I)
 # "The second source proposes X [2]": the same pointing, as the sentence's subject; the marker names the paper.
-_SOURCE_SUBJECT = re.compile(r"^(?:the\s+)?(?:first|second|third|fourth|fifth|last|\d+(?:st|nd|rd|th))\s+"
-                             r"(?:source|paper|abstract)\b", re.I)
+_SOURCE_SUBJECT = re.compile(_NTH_SOURCE + r"\b", re.I)
 # "To this end, X" / "Based on these findings, X": a copied sentence's link to the abstract sentence before it,
 # which the answer does not show; out of its paragraph it points at nothing, so it is dropped.
 _DANGLING_LINK = re.compile(
@@ -43,10 +38,7 @@ def third_person(sentence: str) -> str:
     out = _DANGLING_LINK.sub("", _SOURCE_PREAMBLE.sub("", sentence.lstrip()))
     out = _SOURCE_SUBJECT.sub("This paper", out)
     for pattern, replacement in _THIRD_PERSON:
-        if "{0}" in replacement:
-            out = pattern.sub(lambda m: replacement.format(m.group(0).rsplit(None, 1)[0].rstrip(",") + ","), out)
-        else:
-            out = pattern.sub(replacement, out)
+        out = pattern.sub(replacement, out)
     out = out.replace("the authors's", "the authors'")
     return out[:1].upper() + out[1:] if out else out
 
